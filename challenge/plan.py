@@ -1,0 +1,46 @@
+"""What the sandbox receives: the files to write under /work and the tests to run there.
+
+This is the contract between `challenge` (which builds it, purely) and the in-container runner
+(`challenge/sandbox/runner.py`, which executes it). Paths are relative to /work.
+"""
+
+from pydantic import BaseModel, Field
+
+from challenge.levels import Level, Profile
+
+
+class PlannedTest(BaseModel):
+    """One pytest test function, run on its own in a fresh child process."""
+
+    profile: Profile
+    id: str
+    """Stable id reported back, e.g. "L2::retry_then_success"."""
+    cwd: str
+    """Directory (relative to /work) the test runs in; it is also sys.path[0]."""
+    file: str
+    """Suite file, relative to `cwd`."""
+    function: str
+    """Test function name inside `file`."""
+
+
+class SandboxPlan(BaseModel):
+    """The run description the runner reads from /work/plan.json."""
+
+    tests: list[PlannedTest]
+    test_timeout_s: float = 60.0
+    """Wall-clock limit of one test's process; on expiry the test is an error."""
+    max_parallel: int = 16
+    """How many tests run at once inside one sandbox."""
+    output_cap_bytes: int = 4000
+    """Captured output kept per test (the tail)."""
+
+
+class Bundle(BaseModel):
+    """Everything one scoring run needs: files (text) and the plan."""
+
+    level: Level
+    files: dict[str, str] = Field(default_factory=dict)
+    """Path relative to /work -> content (suites, candidate code, conftest)."""
+    plan: SandboxPlan
+    extracted: dict[str, dict[str, str]] = Field(default_factory=dict)
+    """Per profile: the candidate files extracted from the answer (empty when no code)."""

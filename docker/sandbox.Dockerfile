@@ -1,0 +1,23 @@
+# Sandbox image: a bare Python with pytest, in which untrusted candidate code is scored.
+# The base image is a build argument so that an offline build can start from a local base
+# (scripts/build-sandbox-image.sh --offline builds one with debootstrap).
+ARG BASE_IMAGE=python:3.11-slim-bookworm
+FROM ${BASE_IMAGE}
+
+# pip cannot reach a package index from inside every build, so pytest comes from wheels that
+# scripts/build-sandbox-image.sh downloads into the build context. A base that already has the
+# pinned pytest (Debian's python3-pytest) skips the install; the version check below holds for both.
+COPY sandbox-requirements.txt wheels/ /tmp/jq-wheels/
+RUN if python3 -c "import pytest" 2>/dev/null; then \
+        echo "pytest already in the base image"; \
+    else \
+        python3 -m pip install --no-cache-dir --no-index --find-links /tmp/jq-wheels \
+            -r /tmp/jq-wheels/sandbox-requirements.txt; \
+    fi \
+    && rm -rf /tmp/jq-wheels \
+    && python3 -c "import pytest, sys; v = pytest.__version__; sys.exit(0 if v == '7.2.1' else 'pytest ' + v + ', want 7.2.1')" \
+    && command -v timeout && command -v tar
+
+LABEL org.jqbench.role="sandbox"
+USER 1000:1000
+WORKDIR /tmp

@@ -1,0 +1,62 @@
+#!/usr/bin/env bash
+# Make this machine ready to run jqbench and its tests; safe to run again.
+#
+# As root on Debian (as CI runs) it installs what is missing: redis-server, docker.io and
+# debootstrap; it starts dockerd when no Docker daemon answers; it builds the sandbox image
+# (offline with debootstrap when CI=true or JQ_SANDBOX_OFFLINE=1, or when the registry build
+# fails) and checks one hardened container; it makes .venv with jqbench installed.
+# Elsewhere it says exactly what to install and stops.
+set -euo pipefail
+here="$(cd "$(dirname "$0")/.." && pwd)"
+cd "$here"
+say() { echo "setup: $*" >&2; }
+die() { echo "setup: error: $*" >&2; exit 1; }
+
+need_pkgs=()
+command -v redis-server >/dev/null || need_pkgs+=(redis-server)
+command -v dockerd >/dev/null || docker info >/dev/null 2>&1 || need_pkgs+=(docker.io)
+command -v debootstrap >/dev/null || need_pkgs+=(debootstrap)
+if [ ${#need_pkgs[@]} -gt 0 ]; then
+    if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+        say "installing ${need_pkgs[*]}"
+        export DEBIAN_FRONTEND=noninteractive
+        apt-get update -qq >/dev/null
+        apt-get install -y -qq "${need_pkgs[@]}" >/dev/null
+    else
+        die "missing ${need_pkgs[*]}: install them (Debian: sudo apt-get install -y ${need_pkgs[*]}) and run again"
+    fi
+fi
+
+if ! docker info >/dev/null 2>&1; then
+    if [ "$(id -u)" = 0 ] && command -v dockerd >/dev/null; then
+        say "starting dockerd (log: /var/log/jqbench-dockerd.log)"
+        setsid nohup dockerd >/var/log/jqbench-dockerd.log 2>&1 < /dev/null &
+        for _ in $(seq 1 60); do docker info >/dev/null 2>&1 && break; sleep 1; done
+        docker info >/dev/null 2>&1 || { tail -20 /var/log/jqbench-dockerd.log >&2; die "dockerd did not come up"; }
+    else
+        die "no Docker daemon answers: start Docker (or set DOCKER_HOST) and run again"
+    fi
+fi
+
+image="${JQ_SANDBOX_IMAGE:-jqbench-sandbox:latest}"
+if ! docker image inspect "$image" >/dev/null 2>&1; then
+    if [ "${CI:-}" = true ] || [ "${JQ_SANDBOX_OFFLINE:-}" = 1 ]; then
+        scripts/build-sandbox-image.sh --offline "$image"
+    else
+        scripts/build-sandbox-image.sh "$image" || {
+            say "the registry build failed; building offline with debootstrap instead"
+            scripts/build-sandbox-image.sh --offline "$image"
+        }
+    fi
+fi
+scripts/sandbox-smoke.sh "$image"
+
+if [ ! -x .venv/bin/python ]; then
+    say "creating .venv"
+    python3 -m venv .venv
+fi
+if [ ! -e .venv/.jqbench-installed ] || [ pyproject.toml -nt .venv/.jqbench-installed ]; then
+    say "installing jqbench into .venv"
+    .venv/bin/python -m pip install --quiet --disable-pip-version-check -e ".[dev]"
+    touch .venv/.jqbench-installed
+fi
