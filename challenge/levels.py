@@ -21,7 +21,13 @@ LEVELS: tuple[Level, ...] = tuple(Level)
 CHAINED_LEVELS: tuple[Level, ...] = (Level.L1, Level.L2, Level.L3)
 
 #: Maximum points per level; the five add up to 100.
-MAX_POINTS: dict[Level, int] = {Level.L1: 25, Level.L2: 25, Level.L3: 25, Level.L4: 15, Level.L5: 10}
+MAX_POINTS: dict[Level, int] = {
+    Level.L1: 25,
+    Level.L2: 25,
+    Level.L3: 25,
+    Level.L4: 15,
+    Level.L5: 10,
+}
 
 
 class Profile(StrEnum):

@@ -1,0 +1,95 @@
+"""Answer -> the sandbox bundle: candidate files, suite files and the plan, per profile.
+
+Layout under /work, one directory per profile (the tests' cwd and sys.path[0]):
+    legacy/legacy_l1.py ...         the suites the level's test set needs
+    legacy/job_queue.py             L1-L4 candidate
+    legacy/candidate/queue/*.py     L5 candidate, beside (never on) the pytest's sys.path
+A profile whose extraction found no code gets no files and no tests: it scores 0.
+"""
+
+import re
+from collections.abc import Callable, Sequence
+
+from challenge.extraction import legacy_candidate_files
+from challenge.levels import Level, Profile
+from challenge.plan import Bundle, PlannedTest, SandboxPlan
+from challenge.suite_index import suite_source, test_cases
+
+#: Where an L5 candidate's files go, relative to the profile directory.
+L5_CANDIDATE_DIR = "candidate"
+
+# The extraction regex only yields queue/\w+\.py; stay within names every tar and file
+# system takes (ASCII, short), whatever a future extractor produces.
+_SAFE_L5_NAME = re.compile(r"queue/[A-Za-z0-9_]{1,100}\.py")
+
+Extractor = Callable[[str, Level], dict[str, str]]
+
+#: Per profile: answer, level -> candidate files (names relative to the candidate root).
+EXTRACTORS: dict[Profile, Extractor] = {Profile.LEGACY: legacy_candidate_files}
+
+
+def is_safe_l5_name(name: str) -> bool:
+    """True for a file name an L5 candidate may have, such as "queue/core.py"."""
+    return _SAFE_L5_NAME.fullmatch(name) is not None
+
+
+def candidate_files(answer: str, level: Level, profile: Profile) -> dict[str, str]:
+    """The candidate files `profile` scores for this answer; unsafe L5 names are dropped."""
+    try:
+        extract = EXTRACTORS[Profile(profile)]
+    except KeyError:
+        raise ValueError(f"profile {profile!s} has no extractor yet") from None
+    files = extract(answer, Level(level))
+    if Level(level) is Level.L5:
+        files = {name: body for name, body in files.items() if is_safe_l5_name(name)}
+    return files
+
+
+def _candidate_path(level: Level, name: str) -> str:
+    """Where a candidate file goes, relative to its profile directory."""
+    return f"{L5_CANDIDATE_DIR}/{name}" if level is Level.L5 else name
+
+
+def build_bundle(
+    answer: str,
+    level: Level,
+    *,
+    profiles: Sequence[Profile] = (Profile.LEGACY,),
+    test_timeout_s: float = 60.0,
+    max_parallel: int = 16,
+    output_cap_bytes: int = 4000,
+) -> Bundle:
+    """Everything the sandbox needs to score `answer` for `level` under each of `profiles`.
+
+    `bundle.extracted[profile]` holds the candidate files (empty when there was no code).
+    Score the runner's outcomes with `challenge.points`, e.g. `legacy_points(level,
+    outcomes, has_code=bool(bundle.extracted["legacy"]))`.
+    """
+    level = Level(level)
+    files: dict[str, str] = {}
+    tests: list[PlannedTest] = []
+    extracted: dict[str, dict[str, str]] = {}
+    for profile in dict.fromkeys(Profile(p) for p in profiles):
+        candidate = candidate_files(answer, level, profile)
+        extracted[profile.value] = candidate
+        if not candidate:
+            continue
+        root = profile.value
+        cases = test_cases(level, profile)
+        for suite in dict.fromkeys(case.file for case in cases):
+            files[f"{root}/{suite}"] = suite_source(suite)
+        for name, body in candidate.items():
+            files[f"{root}/{_candidate_path(level, name)}"] = body
+        tests.extend(
+            PlannedTest(
+                profile=profile, id=case.id, cwd=root, file=case.file, function=case.function
+            )
+            for case in cases
+        )
+    plan = SandboxPlan(
+        tests=tests,
+        test_timeout_s=test_timeout_s,
+        max_parallel=max_parallel,
+        output_cap_bytes=output_cap_bytes,
+    )
+    return Bundle(level=level, files=files, plan=plan, extracted=extracted)

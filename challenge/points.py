@@ -1,0 +1,78 @@
+"""Per-test outcomes -> points for one level, per profile (legacy: SPEC §4)."""
+
+from collections.abc import Callable, Sequence
+
+from pydantic import BaseModel
+
+from challenge.levels import MAX_POINTS, Level, Profile
+from challenge.outcomes import TestOutcome
+from challenge.suite_index import test_cases
+
+#: Legacy points per passing test; the level's cap (`MAX_POINTS`) still applies.
+LEGACY_POINTS_PER_TEST: dict[Level, int] = {
+    Level.L1: 5,
+    Level.L2: 5,
+    Level.L3: 5,
+    Level.L4: 15,
+    Level.L5: 5,
+}
+
+
+class LevelScore(BaseModel):
+    """The points of one level under one profile, with the test counts behind them."""
+
+    profile: Profile
+    level: Level
+    points: float
+    max_points: int
+    tests_passed: int
+    """Tests of the level's set that the harness saw pass (0 when there was no code)."""
+    tests_total: int
+    """Size of the level's test set (legacy: 5, 10, 15, 1, 2), whatever happened."""
+    tests_total_original: int
+    """The original's count: passed + 2 x failed, errors and skips not counted, 0 without code."""
+
+
+def legacy_points(level: Level, outcomes: Sequence[TestOutcome], has_code: bool) -> LevelScore:
+    """Score a level by the original rules: 5 points a passing test (L4: 15), capped per level.
+
+    Only legacy outcomes of the level's own test set count, each id once (the last outcome
+    reported for it), so an unexpected or repeated report cannot add points. Without code
+    nothing ran: 0 points, 0 passed, tests_total_original 0.
+    """
+    level = Level(level)
+    expected = {test.id for test in test_cases(level, Profile.LEGACY)}
+    by_id = {
+        outcome.id: outcome.outcome
+        for outcome in outcomes
+        if outcome.profile == Profile.LEGACY and outcome.id in expected
+    }
+    passed = sum(kind == "passed" for kind in by_id.values()) if has_code else 0
+    failed = sum(kind == "failed" for kind in by_id.values()) if has_code else 0
+    points = min(passed * LEGACY_POINTS_PER_TEST[level], MAX_POINTS[level])
+    return LevelScore(
+        profile=Profile.LEGACY,
+        level=level,
+        points=float(points),
+        max_points=MAX_POINTS[level],
+        tests_passed=passed,
+        tests_total=len(expected),
+        tests_total_original=passed + 2 * failed,
+    )
+
+
+ScoreRule = Callable[[Level, Sequence[TestOutcome], bool], LevelScore]
+
+#: The scoring rule of each profile; `strict` registers its own beside `legacy`.
+SCORE_RULES: dict[Profile, ScoreRule] = {Profile.LEGACY: legacy_points}
+
+
+def level_points(
+    profile: Profile, level: Level, outcomes: Sequence[TestOutcome], has_code: bool
+) -> LevelScore:
+    """Score a level under `profile` (dispatches to the profile's rule in `SCORE_RULES`)."""
+    try:
+        rule = SCORE_RULES[Profile(profile)]
+    except KeyError:
+        raise ValueError(f"profile {profile!s} has no scoring rule yet") from None
+    return rule(level, outcomes, has_code)

@@ -1,0 +1,13 @@
+# Harness image: the jqbench package (orchestrator + Celery workers + Flower).
+# Build with scripts/build-harness-image.sh, which puts wheels of jqbench and its pinned
+# dependencies into the build context: pip inside a build may not reach a package index.
+ARG BASE_IMAGE=python:3.11-slim-bookworm
+FROM ${BASE_IMAGE}
+
+COPY wheels/ /tmp/jq-wheels/
+RUN python3 -m pip install --no-cache-dir --no-index --find-links /tmp/jq-wheels jqbench \
+    && rm -rf /tmp/jq-wheels
+
+WORKDIR /srv/jqbench
+ENV PYTHONUNBUFFERED=1
+CMD ["python3", "-m", "orchestrator", "--help"]

@@ -1,0 +1,1 @@
+"""jqbench orchestrator: plans runs, enqueues work, gathers records into results."""

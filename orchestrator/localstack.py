@@ -1,0 +1,137 @@
+"""Starting the parts of a local jqbench as child processes: redis-server, fake llama-servers,
+Celery workers. Used by `jqbench demo`, the end-to-end tests and bench/."""
+
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import redis
+
+from worker.errors import ConfigError, ServiceUnavailable
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@dataclass
+class Child:
+    """A child process we started and must stop."""
+
+    name: str
+    process: subprocess.Popen[bytes]
+    url: str = ""
+    log_path: Path | None = None
+
+    def stop(self, timeout_s: float = 15.0) -> None:
+        if self.process.poll() is not None:
+            return
+        self.process.send_signal(signal.SIGTERM)
+        try:
+            self.process.wait(timeout_s)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait(5)
+
+    def log_tail(self, lines: int = 30) -> str:
+        if not self.log_path or not self.log_path.exists():
+            return ""
+        return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
+
+
+@dataclass
+class LocalStack:
+    """Children started for one local run; stop() ends them all, newest first."""
+
+    workdir: Path = field(default_factory=lambda: Path(tempfile.mkdtemp(prefix="jqbench-")))
+    children: list[Child] = field(default_factory=list)
+
+    def __enter__(self) -> "LocalStack":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    def stop(self) -> None:
+        for child in reversed(self.children):
+            child.stop()
+        self.children.clear()
+
+    def _spawn(self, name: str, argv: Sequence[str], env: dict[str, str] | None = None
+               ) -> Child:
+        log_path = self.workdir / f"{name}.log"
+        log = log_path.open("wb")
+        process = subprocess.Popen(
+            list(argv), stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+            env={**os.environ, **(env or {})}, start_new_session=True,
+        )
+        child = Child(name, process, log_path=log_path)
+        self.children.append(child)
+        return child
+
+    def start_redis(self) -> str:
+        binary = shutil.which("redis-server")
+        if binary is None:
+            raise ConfigError(
+                "redis-server is not installed (Debian: apt-get install -y redis-server), "
+                "or point REDIS_URL at a running Redis"
+            )
+        port = free_port()
+        child = self._spawn("redis", [
+            binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "",
+            "--appendonly", "no", "--dir", str(self.workdir),
+        ])
+        child.url = f"redis://127.0.0.1:{port}/0"
+        client = redis.Redis.from_url(child.url)
+        deadline = time.monotonic() + 20
+        while True:
+            try:
+                client.ping()
+                break
+            except redis.RedisError:
+                if child.process.poll() is not None or time.monotonic() > deadline:
+                    raise ServiceUnavailable(f"redis-server did not start: {child.log_tail()}"
+                                             ) from None
+                time.sleep(0.05)
+        client.close()
+        return child.url
+
+    def start_fake_server(self, name: str, answers: str, *, slots: int = 1,
+                          tokens_per_s: float = 0.0, extra_args: Sequence[str] = ()) -> Child:
+        """A fake llama-server in its own process; returns once it listens."""
+        log_requests = self.workdir / f"{name}.requests.jsonl"
+        child = self._spawn(name, [
+            sys.executable, "-m", "orchestrator.fakellm", "--port", "0", "--answers", answers,
+            "--slots", str(slots), "--alias", name, "--tokens-per-s", str(tokens_per_s),
+            "--log-requests", str(log_requests), *extra_args,
+        ])
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            for line in (child.log_path.read_text(errors="replace").splitlines()
+                         if child.log_path and child.log_path.exists() else []):
+                if line.startswith("listening on "):
+                    child.url = line.removeprefix("listening on ").strip()
+                    return child
+            if child.process.poll() is not None:
+                break
+            time.sleep(0.05)
+        raise ServiceUnavailable(f"fake server {name} did not start: {child.log_tail()}")
+
+    def start_worker(self, name: str, queues: Sequence[str], concurrency: int,
+                     env: dict[str, str]) -> Child:
+        """A Celery worker process (prefork pool) consuming `queues`."""
+        return self._spawn(name, [
+            sys.executable, "-m", "celery", "-A", "worker.app", "worker",
+            "-Q", ",".join(queues), "-c", str(concurrency), "-n", f"{name}@%h",
+            "--loglevel", "INFO", "--without-gossip", "--without-mingle",
+        ], env)

@@ -1,0 +1,120 @@
+"""The sandbox bundle: layout per profile, plan, extracted files."""
+
+import pytest
+
+from challenge.answers import canned_answer
+from challenge.bundle import build_bundle, is_safe_l5_name
+from challenge.extraction import extract_code_legacy
+from challenge.levels import Level, Profile
+from challenge.plan import Bundle
+from challenge.suite_index import suite_source
+from challenge.suite_index import test_cases as cases_for
+
+
+def test_l1_layout_and_plan():
+    answer = canned_answer(Level.L1, "reference")
+    bundle = build_bundle(answer, Level.L1)
+    code = extract_code_legacy(answer)
+    assert bundle.level is Level.L1
+    assert bundle.files == {
+        "legacy/legacy_l1.py": suite_source("legacy_l1.py"),
+        "legacy/job_queue.py": code,
+    }
+    assert bundle.extracted == {"legacy": {"job_queue.py": code}}
+    planned = [(t.profile, t.id, t.cwd, t.file, t.function) for t in bundle.plan.tests]
+    assert planned == [
+        (Profile.LEGACY, c.id, "legacy", c.file, c.function) for c in cases_for(Level.L1)
+    ]
+
+
+def test_l3_ships_the_three_suites_it_runs():
+    bundle = build_bundle(canned_answer(Level.L3, "reference"), Level.L3)
+    assert sorted(bundle.files) == [
+        "legacy/job_queue.py",
+        "legacy/legacy_l1.py",
+        "legacy/legacy_l2.py",
+        "legacy/legacy_l3.py",
+    ]
+    assert len(bundle.plan.tests) == 15
+    assert len({t.id for t in bundle.plan.tests}) == 15
+
+
+def test_l4_ships_only_its_suite():
+    bundle = build_bundle(canned_answer(Level.L4, "flawed"), Level.L4)
+    assert sorted(bundle.files) == ["legacy/job_queue.py", "legacy/legacy_l4.py"]
+    assert [t.id for t in bundle.plan.tests] == ["L4::no_lost_results"]
+
+
+def test_l5_package_goes_beside_the_suite():
+    bundle = build_bundle(canned_answer(Level.L5, "reference"), Level.L5)
+    assert sorted(bundle.files) == [
+        "legacy/candidate/queue/__init__.py",
+        "legacy/candidate/queue/core.py",
+        "legacy/candidate/queue/priority.py",
+        "legacy/candidate/queue/retry.py",
+        "legacy/legacy_l5.py",
+    ]
+    assert sorted(bundle.extracted["legacy"]) == [
+        "queue/__init__.py",
+        "queue/core.py",
+        "queue/priority.py",
+        "queue/retry.py",
+    ]
+    core = bundle.extracted["legacy"]["queue/core.py"]
+    assert bundle.files["legacy/candidate/queue/core.py"] == core
+    assert [t.id for t in bundle.plan.tests] == ["L5::package_structure", "L5::import_and_run"]
+    assert {t.cwd for t in bundle.plan.tests} == {"legacy"}
+
+
+@pytest.mark.parametrize("level", list(Level))
+def test_no_code_means_no_files_and_no_tests(level):
+    bundle = build_bundle("Here is nothing useful.", level)
+    assert bundle.files == {}
+    assert bundle.plan.tests == []
+    assert bundle.extracted == {"legacy": {}}
+
+
+def test_plan_limits_are_passed_through():
+    bundle = build_bundle(
+        "```python\nx = 1\n```",
+        Level.L1,
+        test_timeout_s=5.0,
+        max_parallel=2,
+        output_cap_bytes=100,
+    )
+    plan = bundle.plan
+    assert (plan.test_timeout_s, plan.max_parallel, plan.output_cap_bytes) == (5.0, 2, 100)
+
+
+def test_bundle_round_trips_through_json():
+    bundle = build_bundle(canned_answer(Level.L2, "reference"), Level.L2)
+    assert Bundle.model_validate_json(bundle.model_dump_json()) == bundle
+
+
+@pytest.mark.parametrize(
+    ("name", "safe"),
+    [
+        ("queue/core.py", True),
+        ("queue/__init__.py", True),
+        ("queue/ñame.py", False),
+        ("queue/../x.py", False),
+        ("queue/a/b.py", False),
+        ("/queue/core.py", False),
+        ("queue/" + "a" * 101 + ".py", False),
+    ],
+)
+def test_l5_file_names(name, safe):
+    assert is_safe_l5_name(name) is safe
+
+
+def test_unsafe_l5_names_are_neither_written_nor_scored():
+    answer = "# queue/ñame.py\nX = 1\n# queue/core.py\nY = 2\n"
+    bundle = build_bundle(answer, Level.L5)
+    assert bundle.extracted == {"legacy": {"queue/core.py": "Y = 2"}}
+    assert "legacy/candidate/queue/core.py" in bundle.files
+    assert not any("ñ" in path for path in bundle.files)
+
+
+def test_profiles_without_suites_are_refused():
+    with pytest.raises(ValueError, match="strict"):
+        build_bundle("```python\nx = 1\n```", Level.L1, profiles=(Profile.STRICT,))

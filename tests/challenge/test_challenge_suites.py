@@ -1,0 +1,91 @@
+"""The legacy suites: which tests run per level, their ids, and what they may import."""
+
+import ast
+import sys
+
+import pytest
+
+from challenge.levels import Level, Profile
+from challenge.suite_index import suite_files, suite_source, suite_tests
+from challenge.suite_index import test_cases as cases_for
+
+LEGACY_IDS = {
+    Level.L1: [
+        "L1::add_job_returns_job_id",
+        "L1::get_result_after_completion",
+        "L1::results_of_five_jobs",
+        "L1::fifo_order",
+        "L1::unknown_job_result",
+    ],
+    Level.L2: [
+        "L2::retry_then_success",
+        "L2::gives_up_after_four_attempts",
+        "L2::exponential_backoff_timing",
+        "L2::success_needs_no_retry",
+        "L2::failure_does_not_block_other_jobs",
+    ],
+    Level.L3: [
+        "L3::high_priority_runs_first",
+        "L3::same_priority_is_fifo",
+        "L3::mixed_priorities_in_order",
+        "L3::default_priority_is_middle",
+        "L3::priority_with_arguments",
+    ],
+    Level.L4: ["L4::no_lost_results"],
+    Level.L5: ["L5::package_structure", "L5::import_and_run"],
+}
+
+
+@pytest.mark.parametrize("level", list(Level))
+def test_each_suite_file_has_its_tests_in_order(level):
+    tests = suite_tests(level)
+    assert [t.id for t in tests] == LEGACY_IDS[level]
+    assert {t.file for t in tests} == {f"legacy_{level.value.lower()}.py"}
+    assert all(t.function == "test_" + t.id.split("::")[1] for t in tests)
+
+
+def test_level_test_sets_accumulate_as_the_original():
+    ids = {level: [t.id for t in cases_for(level, Profile.LEGACY)] for level in Level}
+    assert ids[Level.L1] == LEGACY_IDS[Level.L1]
+    assert ids[Level.L2] == LEGACY_IDS[Level.L1] + LEGACY_IDS[Level.L2]
+    assert ids[Level.L3] == LEGACY_IDS[Level.L1] + LEGACY_IDS[Level.L2] + LEGACY_IDS[Level.L3]
+    assert ids[Level.L4] == LEGACY_IDS[Level.L4]
+    assert ids[Level.L5] == LEGACY_IDS[Level.L5]
+    assert [len(v) for v in ids.values()] == [5, 10, 15, 1, 2]
+    assert suite_files(Level.L3) == ["legacy_l1.py", "legacy_l2.py", "legacy_l3.py"]
+
+
+def test_unknown_profile_is_an_error():
+    with pytest.raises(ValueError, match="strict"):
+        cases_for(Level.L1, Profile.STRICT)
+
+
+@pytest.mark.parametrize("level", list(Level))
+def test_suites_use_only_stdlib_pytest_and_the_candidate(level):
+    tree = ast.parse(suite_source(f"legacy_{level.value.lower()}.py"))
+    imported = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            imported.update(alias.name.split(".")[0] for alias in node.names)
+        elif isinstance(node, ast.ImportFrom):
+            imported.add((node.module or "").split(".")[0])
+    allowed = set(sys.stdlib_module_names) | {"pytest", "job_queue"}
+    assert imported <= allowed
+    assert ("job_queue" in imported) == (level is not Level.L5)
+
+
+@pytest.mark.parametrize("level", list(Level))
+def test_suites_build_the_queue_without_arguments(level):
+    tree = ast.parse(suite_source(f"legacy_{level.value.lower()}.py"))
+    calls = [
+        node
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Call) and getattr(node.func, "id", None) == "JobQueue"
+    ]
+    assert calls or level is Level.L5
+    assert all(not call.args and not call.keywords for call in calls)
+
+
+def test_suite_source_refuses_paths_outside_the_package():
+    with pytest.raises(ValueError):
+        suite_source("../levels.py")

@@ -1,0 +1,118 @@
+"""The legacy suites, run with plain local pytest against the canned answers.
+
+Slow (the suites' fixed sleeps: L2 alone waits ~36 s), so all ten runs start at once in one
+module fixture; the concurrent load is welcome, since the L3 race test must hold under it.
+"""
+
+import os
+import subprocess
+import sys
+import xml.etree.ElementTree as ET
+from pathlib import Path
+from typing import NamedTuple
+
+import pytest
+
+from challenge.answers import EXPECTED_LEGACY_POINTS, FLAVOURS, canned_answer
+from challenge.bundle import build_bundle
+from challenge.levels import Level, Profile
+from challenge.outcomes import TestOutcome
+from challenge.points import legacy_points
+from challenge.suite_index import test_cases as cases_for
+
+pytestmark = pytest.mark.slow
+
+RUN_TIMEOUT_S = 300
+# No configuration file (our pyproject must not apply), no cache written beside the suites.
+PYTEST_ARGS = ("-q", "-p", "no:cacheprovider", "-c", os.devnull, "--rootdir", ".")
+
+
+def all_ids(level: Level) -> set[str]:
+    """Every test id of the level's legacy test set."""
+    return {case.id for case in cases_for(level, Profile.LEGACY)}
+
+
+EXPECTED_PASSED: dict[tuple[Level, str], set[str]] = {
+    **{(level, "reference"): all_ids(level) for level in Level},
+    (Level.L1, "flawed"): all_ids(Level.L1),
+    (Level.L2, "flawed"): all_ids(Level.L1)
+    | {"L2::success_needs_no_retry", "L2::failure_does_not_block_other_jobs"},
+    (Level.L3, "flawed"): all_ids(Level.L2)
+    | {"L3::same_priority_is_fifo", "L3::priority_with_arguments"},
+    (Level.L4, "flawed"): all_ids(Level.L4),
+    (Level.L5, "flawed"): {"L5::package_structure"},
+}
+
+
+class SuiteRun(NamedTuple):
+    """One canned answer's suite run: per-test outcomes, whether it had code, pytest output."""
+
+    outcomes: list[TestOutcome]
+    has_code: bool
+    output: str
+
+
+def _start(root: Path, level: Level, flavour: str) -> tuple[subprocess.Popen[str], Path, bool]:
+    """Write the bundle under root and start pytest on its suites; return (proc, report, code)."""
+    bundle = build_bundle(canned_answer(level, flavour), level)
+    for rel, text in bundle.files.items():
+        path = root / rel
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(text.encode())
+    suites = list(dict.fromkeys(t.file for t in bundle.plan.tests))
+    report = root / "report.xml"
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "pytest", *PYTEST_ARGS, f"--junitxml={report}", *suites],
+        cwd=root / "legacy",
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    return proc, report, bool(bundle.extracted["legacy"])
+
+
+def _outcomes(report: Path, level: Level) -> list[TestOutcome]:
+    """The outcomes in pytest's JUnit report, under our test ids (none if pytest crashed)."""
+    if not report.exists():
+        return []
+    by_function = {(c.file.removesuffix(".py"), c.function): c.id for c in cases_for(level)}
+    outcomes = []
+    for case in ET.parse(report).getroot().iter("testcase"):
+        kind = "passed"
+        for tag, name in (("failure", "failed"), ("error", "error"), ("skipped", "skipped")):
+            if case.find(tag) is not None:
+                kind = name
+        module = case.get("classname", "").rsplit(".", 1)[-1]  # dotted path from the rootdir
+        test_id = by_function[(module, case.get("name", ""))]
+        outcomes.append(TestOutcome(profile=Profile.LEGACY, id=test_id, outcome=kind))
+    return outcomes
+
+
+@pytest.fixture(scope="module")
+def suite_runs(tmp_path_factory) -> dict[tuple[Level, str], SuiteRun]:
+    started = {}
+    for level in Level:
+        for flavour in FLAVOURS:
+            root = tmp_path_factory.mktemp(f"{level.value}_{flavour}")
+            started[(level, flavour)] = _start(root, level, flavour)
+    runs = {}
+    try:
+        for key, (proc, report, has_code) in started.items():
+            output, _ = proc.communicate(timeout=RUN_TIMEOUT_S)
+            runs[key] = SuiteRun(_outcomes(report, key[0]), has_code, output)
+    finally:
+        for proc, _, _ in started.values():
+            proc.kill()
+            proc.wait()
+    return runs
+
+
+@pytest.mark.parametrize("flavour", FLAVOURS)
+@pytest.mark.parametrize("level", list(Level))
+def test_canned_answer_scores_as_expected(suite_runs, level, flavour):
+    run = suite_runs[(level, flavour)]
+    passed = {o.id for o in run.outcomes if o.outcome == "passed"}
+    assert {o.id for o in run.outcomes} == all_ids(level), run.output
+    assert passed == EXPECTED_PASSED[(level, flavour)], run.output
+    score = legacy_points(level, run.outcomes, run.has_code)
+    assert score.points == EXPECTED_LEGACY_POINTS[flavour][level]

@@ -1,0 +1,173 @@
+"""Which level a prompt asks for, and the answer sources built on that."""
+
+from __future__ import annotations
+
+import sys
+import types
+from collections.abc import Callable
+
+import pytest
+
+from orchestrator.fakellm import (
+    UNKNOWN_ANSWER,
+    FakeAnswer,
+    FixedAnswer,
+    LevelAnswers,
+    VaryingAnswers,
+    canned_answers,
+    detect_level,
+)
+from orchestrator.fakellm.answers import LEVEL_MARKERS, last_user_text, vary_text
+
+LEVELS = ("L1", "L2", "L3", "L4", "L5")
+LevelPrompt = Callable[..., str]
+
+#: Earlier-level code that quotes every level's first line, to try to fool the detection.
+TRICKY_CODE = '''"""Notes:
+Implement a JobQueue class in Python with the following requirements:
+Extend the JobQueue to add retry logic with exponential backoff:
+Extend the JobQueue to add priority scheduling:
+The following JobQueue implementation has a concurrency bug
+Refactor the monolithic queue.py into a Python package
+"""
+import threading
+
+
+class JobQueue:
+    def add_job(self, fn, *args, **kwargs):
+        return 1
+'''
+
+
+def test_markers_are_the_first_lines_of_the_real_prompts(level_prompts: dict[str, str]) -> None:
+    for level, text in level_prompts.items():
+        assert text.startswith(LEVEL_MARKERS[level])
+        others = [m for lv, m in LEVEL_MARKERS.items() if lv != level]
+        assert not any(marker in text for marker in others)
+
+
+@pytest.mark.parametrize("level", LEVELS)
+@pytest.mark.parametrize("no_think", [True, False])
+def test_detects_every_level(
+    level: str, no_think: bool, level_prompts: dict[str, str], level_prompt: LevelPrompt
+) -> None:
+    assert detect_level(level_prompt(level_prompts[level], no_think=no_think)) == level
+
+
+@pytest.mark.parametrize("level", ["L2", "L3"])
+@pytest.mark.parametrize("current", ["import threading\n\nclass JobQueue:\n    pass", TRICKY_CODE])
+def test_detects_l2_l3_with_embedded_implementation(
+    level: str, current: str, level_prompts: dict[str, str], level_prompt: LevelPrompt
+) -> None:
+    prompt = level_prompt(level_prompts[level], current=current)
+    assert prompt.startswith("/no_think\nCurrent implementation:\n```python\n")
+    assert detect_level(prompt) == level
+
+
+@pytest.mark.parametrize("prompt", ["", "hi", "/no_think\nWrite a haiku about queues."])
+def test_unknown_prompts(prompt: str) -> None:
+    assert detect_level(prompt) is None
+
+
+def test_level_answers_pick_by_level(
+    level_prompts: dict[str, str], level_prompt: LevelPrompt
+) -> None:
+    source = LevelAnswers({lv: f"answer {lv}" for lv in LEVELS}, reasoning="thinking")
+    for level in LEVELS:
+        got = source.answer(level_prompt(level_prompts[level]), {})
+        assert got == FakeAnswer(f"answer {level}", "thinking")
+    embedded = level_prompt(level_prompts["L3"], current=TRICKY_CODE)
+    assert source.answer(embedded, {}).content == "answer L3"
+    assert source.answer("hello", {}) == FakeAnswer(UNKNOWN_ANSWER)
+
+
+def test_level_answers_missing_level_is_unknown(
+    level_prompts: dict[str, str], level_prompt: LevelPrompt
+) -> None:
+    source = LevelAnswers({"L1": "one"})
+    assert source.answer(level_prompt(level_prompts["L4"]), {}) == FakeAnswer(UNKNOWN_ANSWER)
+
+
+def test_level_answers_reject_bad_level_names() -> None:
+    with pytest.raises(ValueError, match="L6"):
+        LevelAnswers({"L6": "x"})
+
+
+def test_fixed_answer() -> None:
+    assert FixedAnswer("x", "r").answer("anything", {}) == FakeAnswer("x", "r")
+
+
+def test_last_user_text_handles_parts_and_roles() -> None:
+    messages = [
+        {"role": "user", "content": "first"},
+        {"role": "assistant", "content": "reply"},
+        {"role": "user", "content": [{"type": "text", "text": "a"}, {"type": "text", "text": "b"}]},
+        {"role": "system", "content": "late system"},
+    ]
+    assert last_user_text(messages) == "ab"
+    assert last_user_text([]) == ""
+
+
+def test_canned_answers_use_challenge_answers(
+    monkeypatch: pytest.MonkeyPatch, level_prompts: dict[str, str], level_prompt: LevelPrompt
+) -> None:
+    fake = types.ModuleType("challenge.answers")
+    fake.FLAVOURS = ("reference", "flawed")  # type: ignore[attr-defined]
+    fake.canned_answer = lambda level, flavour: f"{flavour} {level.value}"  # type: ignore[attr-defined]
+    monkeypatch.setitem(sys.modules, "challenge.answers", fake)
+    source = canned_answers("flawed")
+    assert source.answer(level_prompt(level_prompts["L2"]), {}).content == "flawed L2"
+    with pytest.raises(ValueError, match="reference"):
+        canned_answers("brilliant")
+
+
+def test_real_canned_answers_cover_every_level(
+    level_prompts: dict[str, str], level_prompt: LevelPrompt
+) -> None:
+    """Once challenge/answers.py exists, each flavour answers each level with something."""
+    module = pytest.importorskip("challenge.answers")
+    for flavour in module.FLAVOURS:
+        source = canned_answers(flavour)
+        for level in LEVELS:
+            got = source.answer(level_prompt(level_prompts[level]), {})
+            assert got.content and got.content != UNKNOWN_ANSWER
+
+
+def test_vary_text_puts_a_comment_in_the_code() -> None:
+    fenced = "Here it is:\n```python\nx = 1\n```\n"
+    assert vary_text(fenced, 7) == "Here it is:\n```python\n# fake variant 7\nx = 1\n```\n"
+    assert vary_text("# queue/core.py\nx = 1", 2) == "# fake variant 2\n# queue/core.py\nx = 1"
+
+
+def test_varying_answers_are_all_different(
+    level_prompts: dict[str, str], level_prompt: LevelPrompt
+) -> None:
+    source = VaryingAnswers(LevelAnswers({"L1": "```python\nx = 1\n```"}, reasoning="r"))
+    prompt = level_prompt(level_prompts["L1"])
+    first, second = source.answer(prompt, {}), source.answer(prompt, {})
+    assert first.content == "```python\n# fake variant 1\nx = 1\n```"
+    assert second.content == "```python\n# fake variant 2\nx = 1\n```"
+    assert first.reasoning_content == "r"
+    assert source.answer("hello", {}) == FakeAnswer(UNKNOWN_ANSWER)
+
+
+def test_varied_canned_answers_extract_to_the_same_working_code(
+    level_prompts: dict[str, str], level_prompt: LevelPrompt
+) -> None:
+    """With the real answers and extraction: a variant only adds a comment to the code."""
+    answers = pytest.importorskip("challenge.answers")
+    extraction = pytest.importorskip("challenge.extraction")
+    for flavour in answers.FLAVOURS:
+        source = VaryingAnswers(canned_answers(flavour))
+        plain = canned_answers(flavour)
+        for level in ("L1", "L2", "L3", "L4"):
+            prompt = level_prompt(level_prompts[level])
+            varied = extraction.extract_code_legacy(source.answer(prompt, {}).content)
+            original = extraction.extract_code_legacy(plain.answer(prompt, {}).content)
+            assert varied != original
+            assert "# fake variant " in varied
+            compile(varied, f"{flavour}-{level}", "exec")
+        l5 = level_prompt(level_prompts["L5"])
+        assert extraction.extract_l5_files_legacy(
+            source.answer(l5, {}).content
+        ) == extraction.extract_l5_files_legacy(plain.answer(l5, {}).content)

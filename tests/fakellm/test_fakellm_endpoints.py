@@ -1,0 +1,188 @@
+"""Every endpoint's shape over real HTTP, the loading phase, and request validation."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from typing import Any
+
+import httpx2
+import pytest
+
+from orchestrator.fakellm import FakeLlamaServer
+
+StartServer = Callable[..., FakeLlamaServer]
+ChatBody = Callable[..., dict[str, Any]]
+
+LOADING = {"error": {"code": 503, "message": "Loading model", "type": "unavailable_error"}}
+
+#: (method, path) of every endpoint, plus an unknown one.
+ALL_ENDPOINTS = [
+    ("GET", "/health"),
+    ("GET", "/v1/models"),
+    ("GET", "/models"),
+    ("GET", "/props"),
+    ("GET", "/slots"),
+    ("GET", "/metrics"),
+    ("POST", "/v1/chat/completions"),
+    ("POST", "/chat/completions"),
+    ("GET", "/no/such/path"),
+]
+
+
+#: A minimal valid chat request.
+BODY = {"model": "m", "messages": [{"role": "user", "content": "hi"}], "max_tokens": 100}
+
+
+def _request(server: FakeLlamaServer, method: str, path: str) -> httpx2.Response:
+    body = BODY if method == "POST" else None
+    return httpx2.request(method, server.url + path, json=body, timeout=5)
+
+
+def test_urls(start_server: StartServer) -> None:
+    server = start_server()
+    assert server.url == f"http://127.0.0.1:{server.port}"
+    assert server.base_url == server.url + "/v1"
+    assert server.port > 0
+
+
+def test_health(start_server: StartServer) -> None:
+    response = httpx2.get(start_server().url + "/health")
+    assert response.status_code == 200
+    assert response.json() == {"status": "ok"}
+
+
+@pytest.mark.parametrize("path", ["/v1/models", "/models"])
+def test_models(start_server: StartServer, path: str) -> None:
+    server = start_server(model_alias="qwen35-27b-q3")
+    body = httpx2.get(server.url + path).json()
+    assert body["object"] == "list"
+    [model] = body["data"]
+    assert list(model) == ["id", "object", "created", "owned_by", "meta"]
+    assert (model["id"], model["object"], model["owned_by"]) == (
+        "qwen35-27b-q3",
+        "model",
+        "llamacpp",
+    )
+    assert isinstance(model["created"], int)
+    assert set(model["meta"]) == {
+        "vocab_type",
+        "n_vocab",
+        "n_ctx_train",
+        "n_embd",
+        "n_params",
+        "size",
+    }
+
+
+def test_props(start_server: StartServer) -> None:
+    server = start_server(slots=3, n_ctx=4096, build_info="b4748-abc", model_alias="m1")
+    body = httpx2.get(server.url + "/props").json()
+    assert body["total_slots"] == 3
+    assert body["default_generation_settings"]["n_ctx"] == 4096
+    assert body["build_info"] == "b4748-abc"
+    assert "n_ctx" not in body  # b4748 has only the per-slot one
+    assert body["model_path"].endswith(".gguf")
+    for key in ("chat_template", "bos_token", "eos_token"):
+        assert isinstance(body[key], str) and body[key]
+
+
+@pytest.mark.parametrize(("path", "flag"), [("/slots", "--slots"), ("/metrics", "--metrics")])
+def test_slots_and_metrics_are_not_enabled(start_server: StartServer, path: str, flag: str) -> None:
+    response = httpx2.get(start_server().url + path)
+    assert response.status_code == 501
+    error = response.json()["error"]
+    assert error["code"] == 501 and error["type"] == "not_supported_error"
+    assert flag in error["message"]
+
+
+@pytest.mark.parametrize(("method", "path"), [("GET", "/nope"), ("GET", "/v1/chat/completions")])
+def test_unknown_path_is_404(start_server: StartServer, method: str, path: str) -> None:
+    response = httpx2.request(method, start_server().url + path)
+    assert response.status_code == 404
+    assert response.json() == {
+        "error": {"code": 404, "message": "File Not Found", "type": "not_found_error"}
+    }
+
+
+@pytest.mark.parametrize(
+    ("raw", "needle"),
+    [
+        (b"{not json", "parse error"),
+        (b"", "empty input"),
+        (b'{"model": "m"}', "messages"),
+        (b'{"messages": [{"role": "user", "content": "hi"}], "n": 2}', "Only one completion"),
+        (b'["a list"]', "json.exception"),
+    ],
+)
+def test_bad_chat_bodies_are_500(start_server: StartServer, raw: bytes, needle: str) -> None:
+    server = start_server()
+    response = httpx2.post(
+        server.base_url + "/chat/completions",
+        content=raw,
+        headers={"Content-Type": "application/json"},
+    )
+    assert response.status_code == 500
+    error = response.json()["error"]
+    assert error["code"] == 500 and error["type"] == "server_error"
+    assert needle in error["message"]
+    assert server.chat_requests[-1].status == 500
+
+
+def test_every_endpoint_is_503_while_loading_then_ready(start_server: StartServer) -> None:
+    server = start_server(load_s=60)
+    for method, path in ALL_ENDPOINTS:
+        response = _request(server, method, path)
+        assert (response.status_code, response.json()) == (503, LOADING), path
+    server.set_loading(False)
+    assert _request(server, "GET", "/health").status_code == 200
+    assert _request(server, "POST", "/v1/chat/completions").status_code == 200
+    server.set_loading(True)
+    assert _request(server, "GET", "/props").status_code == 503
+    assert all(r.status in (200, 503) for r in server.requests)
+
+
+def test_loading_ends_by_itself(start_server: StartServer) -> None:
+    server = start_server(load_s=0.3)
+    assert httpx2.get(server.url + "/health").status_code == 503
+    deadline = time.monotonic() + 5
+    while httpx2.get(server.url + "/health").status_code != 200:
+        assert time.monotonic() < deadline, "still loading"
+        time.sleep(0.05)
+    assert not server.loading
+
+
+def test_api_key(start_server: StartServer) -> None:
+    server = start_server(api_key="sekrit")
+    url = server.base_url + "/chat/completions"
+    assert httpx2.post(url, json=BODY).status_code == 401
+    assert httpx2.post(url, json=BODY, headers={"Authorization": "Bearer no"}).status_code == 401
+    ok = httpx2.post(url, json=BODY, headers={"Authorization": "Bearer sekrit"})
+    assert ok.status_code == 200
+    assert httpx2.get(server.url + "/health").status_code == 200  # public, as in llama-server
+    assert httpx2.get(server.base_url + "/models").status_code == 200
+
+
+def test_keep_alive_connection_serves_many_requests(start_server: StartServer) -> None:
+    server = start_server()
+    with httpx2.Client(base_url=server.url) as client:
+        for _ in range(5):
+            assert client.get("/health").status_code == 200
+            assert client.post("/v1/chat/completions", json=BODY).status_code == 200
+
+
+def test_request_log(start_server: StartServer, chat_body: ChatBody) -> None:
+    server = start_server()
+    httpx2.get(server.url + "/health?x=1")
+    httpx2.post(server.base_url + "/chat/completions", json=chat_body("hello"))
+    health, chat = server.requests
+    assert (health.index, health.method, health.path, health.status) == (
+        1,
+        "GET",
+        "/health?x=1",
+        200,
+    )
+    assert (chat.index, chat.method, chat.path) == (2, "POST", "/v1/chat/completions")
+    assert chat.body == chat_body("hello")
+    assert chat.received_at <= chat.started_at <= chat.finished_at <= chat.answered_at
+    assert server.chat_requests == [chat]

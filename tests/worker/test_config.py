@@ -1,0 +1,47 @@
+from pathlib import Path
+
+import pytest
+
+from worker.config import load_models, parse_models
+from worker.errors import ConfigError
+
+
+def test_defaults_are_the_original_benchmarks() -> None:
+    models = parse_models({"models": {"m1": {"base_url": "http://h:1/v1/"}}}, "x")
+    cfg = models["m1"]
+    assert (cfg.temperature, cfg.max_tokens, cfg.no_think, cfg.timeout_s, cfg.slots) == (
+        0.1, 8192, True, 600.0, 1)
+    assert cfg.base_url == "http://h:1/v1"
+    assert cfg.root_url == "http://h:1"
+    assert cfg.model_id("m1") == "m1"
+
+
+def test_model_field_and_extra() -> None:
+    cfg = parse_models({"models": {"a": {"base_url": "http://h/v1", "model": "real-id",
+                                          "extra": {"top_p": 0.95}}}}, "x")["a"]
+    assert cfg.model_id("a") == "real-id"
+    assert cfg.extra == {"top_p": 0.95}
+
+
+@pytest.mark.parametrize(
+    ("data", "fragment"),
+    [
+        ({}, "top-level 'models:'"),
+        ({"models": {"bad name": {"base_url": "http://h"}}}, "may only use"),
+        ({"models": {"a": {"base_url": "ftp://h"}}}, "models.a.base_url"),
+        ({"models": {"a": {"base_url": "http://h", "slots": 0}}}, "models.a.slots"),
+        ({"models": {"a": {"base_url": "http://h", "tempurature": 1}}}, "models.a.tempurature"),
+    ],
+)
+def test_bad_config_names_the_field(data: dict, fragment: str) -> None:
+    with pytest.raises(ConfigError, match=fragment.replace("(", r"\(")):
+        parse_models(data, "models.yaml")
+
+
+def test_load_errors(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="not found"):
+        load_models(tmp_path / "none.yaml")
+    broken = tmp_path / "broken.yaml"
+    broken.write_text("models: [\n")
+    with pytest.raises(ConfigError, match="not valid YAML"):
+        load_models(broken)

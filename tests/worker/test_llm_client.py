@@ -1,0 +1,98 @@
+"""The LLM client against a MockTransport: exact request bodies and error classification."""
+
+import json
+
+import httpx2
+import pytest
+
+from worker.config import ModelConfig
+from worker.llm import CallFailure, FailureKind, LlmClient, request_body
+
+OK_BODY = {
+    "choices": [{"finish_reason": "stop", "index": 0,
+                 "message": {"role": "assistant", "reasoning_content": "thinking",
+                             "content": "```python\nx = 1\n```"}}],
+    "created": 1, "model": "m", "object": "chat.completion",
+    "usage": {"completion_tokens": 5, "prompt_tokens": 7, "total_tokens": 12},
+    "id": "chatcmpl-1",
+    "timings": {"prompt_n": 7, "prompt_ms": 1.0, "predicted_n": 5, "predicted_ms": 2.0},
+}
+
+
+def client_with(handler, **cfg) -> tuple[LlmClient, list[httpx2.Request]]:
+    seen: list[httpx2.Request] = []
+
+    def record(request: httpx2.Request) -> httpx2.Response:
+        seen.append(request)
+        return handler(request)
+
+    config = ModelConfig(base_url="http://llm:9/v1", **cfg)
+    http = httpx2.Client(transport=httpx2.MockTransport(record))
+    return LlmClient(config, "m", "secret", http_client=http), seen
+
+
+def test_sends_exactly_the_original_request_and_keeps_llama_fields() -> None:
+    client, seen = client_with(lambda r: httpx2.Response(200, json=OK_BODY))
+    reply = client.chat("/no_think\nhello")
+    assert json.loads(seen[0].content) == {
+        "model": "m", "messages": [{"role": "user", "content": "/no_think\nhello"}],
+        "temperature": 0.1, "max_tokens": 8192,
+    }
+    assert str(seen[0].url) == "http://llm:9/v1/chat/completions"
+    assert seen[0].headers["authorization"] == "Bearer secret"
+    assert reply.content == "```python\nx = 1\n```"
+    assert reply.reasoning_content == "thinking"
+    assert reply.finish_reason == "stop"
+    assert reply.usage == OK_BODY["usage"] and reply.timings == OK_BODY["timings"]
+
+
+def test_extra_fields_are_sent_as_given() -> None:
+    client, seen = client_with(lambda r: httpx2.Response(200, json=OK_BODY),
+                               model="real", extra={"top_p": 0.95, "seed": 3})
+    client.chat("p")
+    body = json.loads(seen[0].content)
+    assert body == request_body(client._config, "m", "p")
+    assert body["model"] == "real" and body["top_p"] == 0.95 and body["seed"] == 3
+
+
+def error(status: int, message: str):
+    return lambda r: httpx2.Response(
+        status, json={"error": {"code": status, "message": message, "type": "x"}})
+
+
+@pytest.mark.parametrize(
+    ("handler", "kind"),
+    [
+        (error(503, "Loading model"), FailureKind.LOADING),
+        (error(400, "the request exceeds the available context size, try increasing it"),
+         FailureKind.CONTEXT),
+        (error(500, "context shift is disabled"), FailureKind.CONTEXT),
+        (error(500, "something broke"), FailureKind.INFRA),
+        (error(404, "File Not Found"), FailureKind.INFRA),
+    ],
+)
+def test_errors_are_classified(handler, kind: FailureKind) -> None:
+    client, _ = client_with(handler)
+    with pytest.raises(CallFailure) as caught:
+        client.chat("p")
+    assert caught.value.kind is kind
+
+
+def test_connection_errors_are_infra() -> None:
+    def refuse(request: httpx2.Request) -> httpx2.Response:
+        raise httpx2.ConnectError("refused", request=request)
+
+    client, _ = client_with(refuse)
+    with pytest.raises(CallFailure) as caught:
+        client.chat("p")
+    assert caught.value.kind is FailureKind.INFRA
+
+
+def test_timeouts_are_their_own_kind() -> None:
+    def slow(request: httpx2.Request) -> httpx2.Response:
+        raise httpx2.ReadTimeout("slow", request=request)
+
+    client, _ = client_with(slow)
+    with pytest.raises(CallFailure) as caught:
+        client.chat("p")
+    assert caught.value.kind is FailureKind.TIMEOUT

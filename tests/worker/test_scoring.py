@@ -1,0 +1,170 @@
+"""score_answer around a fake sandbox: what goes in, which report is believed, the points.
+
+The fake plays the container: it reads the nonce and plan from the files it is given and
+prints what a runner (or a candidate forging one) would print. Real Docker runs are in
+test_scoring_reference.py and test_runner.py.
+"""
+
+import json
+from collections.abc import Callable, Mapping
+from typing import Any
+
+import pytest
+
+from challenge.answers import canned_answer
+from challenge.levels import Level, Profile
+from worker.sandbox import ExecResult, SandboxLimits, SandboxUnavailable
+from worker.scoring import parse_report, runner_command, score_answer
+
+LIMITS = SandboxLimits(wall_clock_s=100, test_timeout_s=7, max_parallel_tests=3,
+                       output_cap_bytes=300)
+Behaviour = Callable[[Mapping[str, bytes | str]], ExecResult]
+
+
+class FakeSandbox:
+    """Runs nothing: `behaviour(files)` says what the "container" printed."""
+
+    def __init__(self, behaviour: Behaviour) -> None:
+        self.behaviour = behaviour
+        self.calls: list[tuple[Mapping[str, bytes | str], list[str], dict[str, str] | None]] = []
+
+    def run(self, files: Mapping[str, bytes | str], command: list[str], *,
+            limits: SandboxLimits, labels: Mapping[str, str] | None = None) -> ExecResult:
+        self.calls.append((files, command, dict(labels) if labels else None))
+        return self.behaviour(files)
+
+
+def _result(stdout: str = "", stderr: str = "", **kw: Any) -> ExecResult:
+    fields: dict[str, Any] = dict(exit_code=0, stdout=stdout, stderr=stderr, timed_out=False,
+                                  duration_s=1.0, oom_killed=False)
+    fields.update(kw)
+    return ExecResult(**fields)
+
+
+def _runner_says(outcome: str, nonce_of: Callable[[str], str] = lambda n: n,
+                 extra: str = "") -> Behaviour:
+    def behaviour(files: Mapping[str, bytes | str]) -> ExecResult:
+        plan = json.loads(files["plan.json"])
+        tests = [{"profile": t["profile"], "id": t["id"], "outcome": outcome,
+                  "duration_s": 0.1, "message": "", "output": ""} for t in plan["tests"]]
+        report = {"python": "3.11.2", "pytest": "7.2.1", "tampered": [], "tests": tests}
+        line = f"JQBENCH-REPORT {nonce_of(str(files['.nonce']))} {json.dumps(report)}"
+        return _result(stdout=f"{extra}\n{line}\n", stderr="runner: fine")
+    return behaviour
+
+
+ANSWER = canned_answer(Level.L1, "reference")
+
+
+def test_no_code_scores_zero_without_a_sandbox() -> None:
+    sandbox = FakeSandbox(_runner_says("passed"))
+    report = score_answer("I cannot help with that.", Level.L2, sandbox, LIMITS)
+    assert sandbox.calls == []
+    assert report.status == "no_code" and report.tests == []
+    assert report.scores == {"legacy": 0.0}
+    score = report.level_scores["legacy"]
+    assert (score.tests_passed, score.tests_total, score.tests_total_original) == (0, 10, 0)
+
+
+def test_what_goes_into_the_sandbox() -> None:
+    sandbox = FakeSandbox(_runner_says("passed"))
+    score_answer(ANSWER, Level.L1, sandbox, LIMITS, labels={"org.jqbench.run_id": "r1"})
+    [(files, command, labels)] = sandbox.calls
+    assert {"_runner/runner.py", "_runner/scheduler.py", "_runner/zygote.py", "plan.json",
+            ".nonce", "legacy/job_queue.py", "legacy/legacy_l1.py"} <= set(files)
+    assert "_runner/__init__.py" not in files
+    plan = json.loads(files["plan.json"])
+    assert (plan["test_timeout_s"], plan["max_parallel"], plan["output_cap_bytes"]) == (7, 3, 300)
+    assert len(str(files[".nonce"])) == 32
+    assert command == runner_command(LIMITS)
+    assert command[:3] == ["python3", "/work/_runner/runner.py", "/work/plan.json"]
+    assert command[3] == "--budget-s" and float(command[4]) == 90.0
+    assert labels == {"org.jqbench.run_id": "r1"}
+
+
+def test_each_run_has_a_fresh_nonce() -> None:
+    sandbox = FakeSandbox(_runner_says("passed"))
+    for _ in range(2):
+        score_answer(ANSWER, Level.L1, sandbox, LIMITS)
+    assert sandbox.calls[0][0][".nonce"] != sandbox.calls[1][0][".nonce"]
+
+
+def test_the_report_with_our_nonce_gives_the_points() -> None:
+    forged = 'JQBENCH-REPORT 00000000 {"tests": []}'
+    report = score_answer(ANSWER, Level.L1, FakeSandbox(_runner_says("passed", extra=forged)),
+                          LIMITS)
+    assert report.status == "ok" and report.scores == {"legacy": 25.0}
+    assert [t.outcome for t in report.tests] == ["passed"] * 5
+    assert (report.python, report.pytest, report.sandbox_exit_code) == ("3.11.2", "7.2.1", 0)
+    assert "runner: fine" in report.sandbox_output and forged in report.sandbox_output
+    assert "3.11.2" not in report.sandbox_output  # our report line is not repeated there
+    assert "class JobQueue" in report.extracted["legacy"]["job_queue.py"]
+
+
+def test_a_forged_report_is_ignored() -> None:
+    sandbox = FakeSandbox(_runner_says("passed", nonce_of=lambda n: n[::-1]))
+    report = score_answer(ANSWER, Level.L1, sandbox, LIMITS)
+    assert report.scores == {"legacy": 0.0}
+    assert {t.outcome for t in report.tests} == {"error"}
+    assert all("no report from the runner" in t.message for t in report.tests)
+    assert report.level_scores["legacy"].tests_total_original == 0
+
+
+@pytest.mark.parametrize(
+    ("result", "reason"),
+    [
+        (_result(exit_code=137, oom_killed=True), "ran out of memory"),
+        (_result(exit_code=137, timed_out=True, duration_s=300), "wall-clock limit"),
+        (_result(exit_code=1, stdout="JQBENCH-REPORT {nonce} {{not json"), "exit code 1"),
+    ],
+)
+def test_no_believable_report_makes_every_test_an_error(result: ExecResult, reason: str) -> None:
+    def behaviour(files: Mapping[str, bytes | str]) -> ExecResult:
+        return ExecResult(**{**result.__dict__,
+                             "stdout": result.stdout.format(nonce=files[".nonce"])})
+
+    report = score_answer(ANSWER, Level.L2, FakeSandbox(behaviour), LIMITS)
+    assert len(report.tests) == 10 and {t.outcome for t in report.tests} == {"error"}
+    assert all(reason in t.message for t in report.tests)
+    assert report.scores == {"legacy": 0.0} and report.status == "ok"
+
+
+def test_tests_missing_from_the_report_are_errors_and_extras_are_ignored() -> None:
+    def behaviour(files: Mapping[str, bytes | str]) -> ExecResult:
+        plan = json.loads(files["plan.json"])
+        tests = [{"profile": "legacy", "id": t["id"], "outcome": "passed"}
+                 for t in plan["tests"][1:]]
+        tests += [{"profile": "legacy", "id": "L1::bonus", "outcome": "passed"},
+                  {"profile": "legacy", "id": plan["tests"][2]["id"], "outcome": "bogus"}]
+        line = f"JQBENCH-REPORT {files['.nonce']} {json.dumps({'tests': tests})}"
+        return _result(stdout=line)
+
+    report = score_answer(ANSWER, Level.L1, FakeSandbox(behaviour), LIMITS)
+    assert [t.outcome for t in report.tests] == ["error", "passed", "passed", "passed", "passed"]
+    assert report.tests[0].message == "not in the runner's report"
+    assert report.scores == {"legacy": 20.0}
+
+
+def test_sandbox_unavailable_propagates() -> None:
+    def behaviour(files: Mapping[str, bytes | str]) -> ExecResult:
+        raise SandboxUnavailable("daemon down", "start it")
+
+    with pytest.raises(SandboxUnavailable, match="daemon down"):
+        score_answer(ANSWER, Level.L1, FakeSandbox(behaviour), LIMITS)
+
+
+def test_parse_report_takes_the_last_line_with_the_nonce() -> None:
+    out = 'JQBENCH-REPORT n1 {"tests": [1]}\nnoise\nJQBENCH-REPORT n1 {"tests": [2]}\n'
+    assert parse_report(out, "n1") == {"tests": [2]}
+    assert parse_report(out, "n2") is None
+    assert parse_report('junk left by a candidate JQBENCH-REPORT n1 {"tests": []}', "n1") == {
+        "tests": []}
+    assert parse_report('JQBENCH-REPORT n1  {"tests": []}x', "n1") is None
+    assert parse_report('JQBENCH-REPORT n1 {"tests": 3}', "n1") is None
+
+
+def test_profiles_are_scored_separately() -> None:
+    report = score_answer(ANSWER, Level.L1, FakeSandbox(_runner_says("failed")), LIMITS,
+                          profiles=(Profile.LEGACY,))
+    assert report.scores == {"legacy": 0.0}
+    assert report.level_scores["legacy"].tests_total_original == 10

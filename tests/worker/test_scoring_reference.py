@@ -1,0 +1,88 @@
+"""score_answer end to end in real Docker: the canned answers score what SPEC §4 says.
+
+The levels' fixed sleeps make L2 and L3 take ~11 s each, so every case is scored once, in
+parallel, by a module-scoped fixture; the tests then read its results.
+"""
+
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+
+from challenge.answers import canned_answer
+from challenge.extraction import extract_code_legacy
+from challenge.levels import Level
+from challenge.prompts import prompt_text
+from worker._docker import DockerSandbox
+from worker.sandbox import SandboxLimits
+from worker.scoring import ScoreReport, score_answer
+
+pytestmark = pytest.mark.docker
+
+LIMITS = SandboxLimits(memory_mb=512, pids=128, wall_clock_s=120, test_timeout_s=30)
+
+L4_PROMPT_CODE = "```python\n" + extract_code_legacy(prompt_text(Level.L4)) + "```\n"
+EXIT_AT_IMPORT = "```python\nimport os\nos._exit(0)\n```\n"
+KILL_EVERYTHING = "```python\nimport os, signal\nos.kill(-1, signal.SIGKILL)\n```\n"
+
+CASES: dict[str, tuple[str, Level]] = {
+    **{f"reference-{lv.value}": (canned_answer(lv, "reference"), lv) for lv in Level},
+    "no-retry-L2": (canned_answer(Level.L2, "flawed"), Level.L2),
+    "prompt-code-L4": (L4_PROMPT_CODE, Level.L4),
+    "exit-at-import-L1": (EXIT_AT_IMPORT, Level.L1),
+    "kill-everything-L1": (KILL_EVERYTHING, Level.L1),
+}
+
+
+@pytest.fixture(scope="module")
+def scored(docker_sandbox: DockerSandbox) -> dict[str, ScoreReport]:
+    def score(case: str) -> ScoreReport:
+        answer, level = CASES[case]
+        return score_answer(answer, level, docker_sandbox, LIMITS,
+                            labels={"org.jqbench.run_id": f"pytest-{case}"})
+
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        return dict(zip(CASES, pool.map(score, CASES), strict=True))
+
+
+@pytest.mark.parametrize(
+    ("level", "points"),
+    [(Level.L1, 25), (Level.L2, 25), (Level.L3, 25), (Level.L4, 15), (Level.L5, 10)],
+)
+def test_reference_answers_score_full_legacy_points(
+    scored: dict[str, ScoreReport], level: Level, points: int
+) -> None:
+    report = scored[f"reference-{level.value}"]
+    failing = [(t.id, t.outcome, t.message) for t in report.tests if t.outcome != "passed"]
+    assert report.scores == {"legacy": float(points)}, failing
+    assert not failing
+    score = report.level_scores["legacy"]
+    assert score.tests_passed == score.tests_total == len(report.tests)
+    assert (report.python or "").startswith("3.11") and report.pytest == "7.2.1"
+
+
+def test_code_without_retries_gets_full_l2(scored: dict[str, ScoreReport]) -> None:
+    report = scored["no-retry-L2"]
+    assert report.scores == {"legacy": 25.0}
+    assert report.level_scores["legacy"].tests_passed < 10
+
+
+def test_unmodified_l4_prompt_code_gets_15(scored: dict[str, ScoreReport]) -> None:
+    assert scored["prompt-code-L4"].scores == {"legacy": 15.0}
+
+
+def test_exit_at_import_scores_zero(scored: dict[str, ScoreReport]) -> None:
+    report = scored["exit-at-import-L1"]
+    assert report.status == "ok" and report.scores == {"legacy": 0.0}
+    assert {t.outcome for t in report.tests} == {"error"}
+    assert report.level_scores["legacy"].tests_total_original == 0
+
+
+def test_killing_the_runner_loses_the_report_but_never_passes(
+    scored: dict[str, ScoreReport],
+) -> None:
+    # Same uid: the candidate can kill the runner itself (out of the runner's scope). Then no
+    # report carries the nonce, and every test is an error: a model outcome, scored 0.
+    report = scored["kill-everything-L1"]
+    assert report.status == "ok" and report.scores == {"legacy": 0.0}
+    assert {t.outcome for t in report.tests} == {"error"}
+    assert all("no report from the runner" in t.message for t in report.tests)

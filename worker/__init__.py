@@ -1,0 +1,1 @@
+"""jqbench worker: Celery tasks, the LLM client and the Docker sandbox."""

@@ -1,0 +1,54 @@
+"""Files -> an in-memory tar that `tar -x --no-same-owner` unpacks under /work.
+
+Why in memory and on stdin: a container with a read-only root and a tmpfs /work cannot
+receive files through put_archive before it starts, and bind mounts do not work when the
+worker itself runs in a container. Why no directory entries: a "." entry makes GNU tar fail
+on the tmpfs root, and tar creates parent directories as needed anyway.
+"""
+
+import io
+import tarfile
+import time
+from collections.abc import Mapping
+from pathlib import PurePosixPath
+
+#: Mode of every file written into the sandbox (owner is the sandbox user, via tar).
+FILE_MODE = 0o644
+
+
+def check_path(path: str) -> str:
+    """Return `path` if it is a plain relative posix path inside /work, else raise ValueError."""
+    if (
+        path.startswith("/")
+        or "\\" in path
+        or "\x00" in path
+        or any(part in ("", ".", "..") for part in path.split("/"))
+    ):
+        raise ValueError(f"not a relative path inside the sandbox: {path!r}")
+    return path
+
+
+def build_archive(files: Mapping[str, bytes | str], *, mtime: float | None = None) -> bytes:
+    """A tar of `files` (str contents as UTF-8), regular files only, mode 0644, sorted.
+
+    Raises:
+        ValueError: a path is unsafe, or a file would also have to be a directory.
+    """
+    names = sorted(check_path(name) for name in files)
+    as_dirs = {str(parent) for name in names for parent in PurePosixPath(name).parents}
+    clash = sorted(set(names) & as_dirs)
+    if clash:
+        raise ValueError(f"path is both a file and a directory: {clash[0]!r}")
+    stamp = int(time.time() if mtime is None else mtime)
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w", format=tarfile.PAX_FORMAT) as tar:
+        for name in names:
+            content = files[name]
+            data = content.encode("utf-8") if isinstance(content, str) else bytes(content)
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            info.mode = FILE_MODE
+            info.mtime = stamp
+            info.type = tarfile.REGTYPE
+            tar.addfile(info, io.BytesIO(data))
+    return buffer.getvalue()

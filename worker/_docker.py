@@ -1,0 +1,375 @@
+"""The Docker sandbox: one throwaway, locked-down container per run (the only `docker` user).
+
+Per run: create the container (read-only root, tmpfs /work and /tmp, uid 1000, no network,
+no capabilities, no-new-privileges, pids/memory/swap limits, no core dumps, labels), attach
+to it before it starts, start it, stream an in-memory tar of the files on its stdin (no
+bind mounts: the worker may itself run in a container), read stdout and stderr from the
+same attach stream into capped buffers, wait with a host-side deadline (wall clock +
+margin; on expiry: kill), and remove the container in every case. The wall clock is also
+enforced inside (`timeout -s KILL`) so a container whose worker died still ends.
+
+Docker's own failures (daemon down, image missing, API errors) raise SandboxUnavailable.
+"""
+
+import contextlib
+import logging
+import os
+import shlex
+import socket
+import threading
+import time
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+import docker
+import docker.errors
+import requests.exceptions
+from docker.types import LogConfig, Ulimit
+
+from worker._archive import build_archive
+from worker.sandbox import ExecResult, ImageFacts, SandboxLimits, SandboxUnavailable
+
+logger = logging.getLogger(__name__)
+
+LABEL_ROLE = "org.jqbench.role"
+LABEL_WORKER = "org.jqbench.worker_id"
+LABEL_RUN = "org.jqbench.run_id"
+ROLE = "sandbox"
+SANDBOX_USER = "1000:1000"
+
+BUILD_HINT = "build it with scripts/build-sandbox-image.sh (or set JQ_SANDBOX_IMAGE)"
+DAEMON_HINT = "start the Docker daemon, or point DOCKER_HOST at one"
+
+HOST_MARGIN_S = 15.0
+"""How much longer than the wall clock the host waits before it kills the container."""
+STDOUT_CAP_BYTES = 8 << 20
+"""Stdout kept (its tail): the runner's report, the last line, must fit."""
+STDERR_CAP_BYTES = 256 << 10
+CPU_PERIOD_US = 10_000
+"""CFS period when a CPU quota is set: short, so a throttled container pauses briefly."""
+API_TIMEOUT_S = 60
+"""Timeout of ordinary Docker API calls (create, start, remove)."""
+NOFILE_LIMIT = 4096
+
+
+def _number(value: float) -> str:
+    """`timeout`'s duration argument, without exponent notation."""
+    return f"{value:.3f}".rstrip("0").rstrip(".")
+
+
+def shell_command(command: list[str], wall_clock_s: float) -> list[str]:
+    """The container's argv: unpack the tar from stdin into /work, then run under timeout."""
+    script = (
+        "cd /work && tar -x --no-same-owner && "
+        f"exec timeout -s KILL {_number(wall_clock_s)} {shlex.join(command)}"
+    )
+    return ["sh", "-c", script]
+
+
+class TailBuffer:
+    """Keeps the last `cap` bytes written and counts the bytes dropped before them."""
+
+    def __init__(self, cap: int) -> None:
+        self.cap = cap
+        self.data = bytearray()
+        self.dropped = 0
+
+    def add(self, chunk: bytes) -> None:
+        self.data += chunk
+        excess = len(self.data) - self.cap
+        if excess > 0:
+            del self.data[:excess]
+            self.dropped += excess
+
+    def text(self) -> str:
+        prefix = f"[... {self.dropped} bytes dropped]\n" if self.dropped else ""
+        return prefix + self.data.decode("utf-8", "replace")
+
+
+class FrameDecoder:
+    """Splits Docker's multiplexed attach stream (8-byte header: stream, 0, 0, 0, size)."""
+
+    def __init__(self) -> None:
+        self._buffer = bytearray()
+
+    def feed(self, data: bytes) -> list[tuple[int, bytes]]:
+        """Add bytes; return the complete (stream, payload) frames, 1 = stdout, 2 = stderr."""
+        self._buffer += data
+        frames = []
+        while len(self._buffer) >= 8:
+            size = int.from_bytes(self._buffer[4:8], "big")
+            if len(self._buffer) < 8 + size:
+                break
+            frames.append((self._buffer[0], bytes(self._buffer[8 : 8 + size])))
+            del self._buffer[: 8 + size]
+        return frames
+
+
+class _StreamReader(threading.Thread):
+    """Reads the attach socket until EOF (the container stopped) into capped buffers."""
+
+    def __init__(self, sock: socket.socket) -> None:
+        super().__init__(name="sandbox-attach", daemon=True)
+        self.sock = sock
+        self.stdout = TailBuffer(STDOUT_CAP_BYTES)
+        self.stderr = TailBuffer(STDERR_CAP_BYTES)
+        self.error: BaseException | None = None
+
+    def run(self) -> None:
+        decoder = FrameDecoder()
+        try:
+            while chunk := self.sock.recv(1 << 16):
+                for stream, payload in decoder.feed(chunk):
+                    (self.stderr if stream == 2 else self.stdout).add(payload)
+        except OSError as exc:
+            self.error = exc
+
+
+def _infra(action: str, exc: BaseException) -> SandboxUnavailable:
+    if isinstance(exc, docker.errors.ImageNotFound):
+        return SandboxUnavailable(f"sandbox image not found ({exc})", BUILD_HINT)
+    return SandboxUnavailable(f"Docker failed to {action}: {exc}", DAEMON_HINT)
+
+
+_DOCKER_ERRORS = (docker.errors.DockerException, requests.exceptions.RequestException)
+
+
+class DockerSandbox:
+    """`Sandbox` on a Docker daemon (the local socket, or DOCKER_HOST without TLS)."""
+
+    def __init__(
+        self,
+        image: str,
+        client: docker.DockerClient | None = None,
+        worker_id: str | None = None,
+    ) -> None:
+        """Args:
+            image: the sandbox image (built by scripts/build-sandbox-image.sh).
+            client: a Docker client to use; by default one from the environment per call.
+            worker_id: labels our containers, so `cleanup_leftovers` can find them.
+        """
+        self.image = image
+        self._client = client
+        self.worker_id = worker_id or f"{socket.gethostname()}:{os.getpid()}"
+
+    # --- plumbing --------------------------------------------------------------------------
+
+    def _connect(self) -> tuple[docker.DockerClient, bool]:
+        if self._client is not None:
+            return self._client, False
+        try:
+            return docker.from_env(timeout=API_TIMEOUT_S), True
+        except _DOCKER_ERRORS as exc:
+            raise SandboxUnavailable(f"the Docker daemon is not reachable ({exc})",
+                                     DAEMON_HINT) from exc
+
+    def labels_for(self, labels: Mapping[str, str] | None) -> dict[str, str]:
+        """Our labels: the caller's (e.g. run id) plus role and worker id, which always win."""
+        merged = {LABEL_RUN: "", **(labels or {})}
+        merged.update({LABEL_ROLE: ROLE, LABEL_WORKER: self.worker_id})
+        return merged
+
+    def _create_kwargs(self, command: list[str], limits: SandboxLimits,
+                       labels: dict[str, str]) -> dict[str, Any]:
+        tmpfs_mb = max(16, limits.memory_mb // 2)
+        kwargs: dict[str, Any] = dict(
+            command=shell_command(command, limits.wall_clock_s),
+            user=SANDBOX_USER,
+            read_only=True,
+            tmpfs={
+                "/work": f"rw,exec,mode=1777,size={tmpfs_mb}m",
+                "/tmp": f"rw,mode=1777,size={tmpfs_mb}m",
+            },
+            network_mode="none",
+            cap_drop=["ALL"],
+            security_opt=["no-new-privileges"],
+            pids_limit=limits.pids,
+            mem_limit=f"{limits.memory_mb}m",
+            memswap_limit=f"{limits.memory_mb}m",
+            ulimits=[Ulimit(name="core", soft=0, hard=0),
+                     Ulimit(name="nofile", soft=NOFILE_LIMIT, hard=NOFILE_LIMIT)],
+            labels=labels,
+            # detach=False with stdin_open makes docker-py set StdinOnce (as `docker run -i`):
+            # the container's stdin closes when we half-close the attach socket.
+            stdin_open=True,
+            detach=False,
+            log_config=LogConfig(type="none"),
+        )
+        if limits.cpus is not None:
+            kwargs["cpu_period"] = CPU_PERIOD_US
+            kwargs["cpu_quota"] = max(1000, int(limits.cpus * CPU_PERIOD_US))
+        return kwargs
+
+    # --- Sandbox -------------------------------------------------------------------------------
+
+    def run(
+        self,
+        files: Mapping[str, bytes | str],
+        command: list[str],
+        *,
+        limits: SandboxLimits,
+        labels: Mapping[str, str] | None = None,
+    ) -> ExecResult:
+        """Run `command` over `files` in a fresh container; see `worker.sandbox.Sandbox.run`."""
+        archive = build_archive(files)
+        client, owned = self._connect()
+        container = None
+        try:
+            try:
+                container = client.containers.create(
+                    self.image, **self._create_kwargs(command, limits, self.labels_for(labels))
+                )
+            except _DOCKER_ERRORS as exc:
+                raise _infra("create the sandbox container", exc) from exc
+            return self._run_container(client, container, archive, limits)
+        finally:
+            if container is not None:
+                self._remove(container)
+            if owned:
+                client.close()
+
+    def _run_container(self, client: docker.DockerClient, container: Any, archive: bytes,
+                       limits: SandboxLimits) -> ExecResult:
+        deadline = time.monotonic() + limits.wall_clock_s + HOST_MARGIN_S
+        try:
+            attached = client.api.attach_socket(
+                container.id, params={"stdin": 1, "stdout": 1, "stderr": 1, "stream": 1}
+            )
+        except _DOCKER_ERRORS as exc:
+            raise _infra("attach to the sandbox container", exc) from exc
+        sock: socket.socket = getattr(attached, "_sock", attached)
+        reader = _StreamReader(sock)
+        try:
+            reader.start()
+            started = time.monotonic()
+            try:
+                container.start()
+            except _DOCKER_ERRORS as exc:
+                raise _infra("start the sandbox container", exc) from exc
+            self._send(sock, archive, deadline)
+            reader.join(max(0.0, deadline - time.monotonic()))
+            host_killed = reader.is_alive()
+            if host_killed:
+                self._kill(container)
+                reader.join(10)
+            exit_code = self._wait(container, deadline)
+            duration = time.monotonic() - started
+            state = self._state(container)
+        finally:
+            with contextlib.suppress(OSError):
+                sock.close()
+            attached.close()
+        timed_out = host_killed or (exit_code in (124, 137)
+                                    and duration >= limits.wall_clock_s - 0.5)
+        return ExecResult(
+            exit_code=exit_code,
+            stdout=reader.stdout.text(),
+            stderr=reader.stderr.text(),
+            timed_out=timed_out,
+            duration_s=round(duration, 3),
+            oom_killed=bool(state.get("OOMKilled")),
+        )
+
+    def _send(self, sock: socket.socket, archive: bytes, deadline: float) -> None:
+        """Stream the tar on the container's stdin, then close stdin (half-close)."""
+        try:
+            sock.settimeout(max(1.0, deadline - time.monotonic()))
+            sock.sendall(archive)
+            sock.shutdown(socket.SHUT_WR)
+        except OSError as exc:
+            raise SandboxUnavailable(f"could not send the files to the sandbox ({exc})",
+                                     DAEMON_HINT) from exc
+        finally:
+            sock.settimeout(None)
+
+    def _wait(self, container: Any, deadline: float) -> int:
+        timeout = max(5, int(deadline - time.monotonic()) + 1)
+        try:
+            return int(container.wait(timeout=timeout).get("StatusCode", -1))
+        except requests.exceptions.RequestException:
+            self._kill(container)
+        except docker.errors.DockerException as exc:
+            raise _infra("wait for the sandbox container", exc) from exc
+        try:
+            return int(container.wait(timeout=30).get("StatusCode", -1))
+        except _DOCKER_ERRORS as exc:
+            raise _infra("wait for the killed sandbox container", exc) from exc
+
+    def _state(self, container: Any) -> dict[str, Any]:
+        try:
+            container.reload()
+        except _DOCKER_ERRORS as exc:
+            raise _infra("inspect the sandbox container", exc) from exc
+        state: dict[str, Any] = container.attrs.get("State", {})
+        return state
+
+    def _kill(self, container: Any) -> None:
+        try:
+            container.kill()
+        except docker.errors.APIError as exc:  # already stopped
+            logger.debug("kill %s: %s", container.short_id, exc)
+        except _DOCKER_ERRORS as exc:
+            raise _infra("kill the sandbox container", exc) from exc
+
+    def _remove(self, container: Any) -> None:
+        try:
+            container.remove(force=True)
+        except docker.errors.NotFound:
+            pass
+        except _DOCKER_ERRORS as exc:  # cleanup_leftovers will find it
+            logger.warning("could not remove sandbox container %s: %s", container.short_id, exc)
+
+    # --- facts and housekeeping ------------------------------------------------------------
+
+    def image_facts(self) -> ImageFacts:
+        """The image's id (for a run's fingerprint); SandboxUnavailable if it is missing."""
+        client, owned = self._connect()
+        try:
+            image = client.images.get(self.image)
+        except _DOCKER_ERRORS as exc:
+            raise _infra(f"find the sandbox image {self.image}", exc) from exc
+        finally:
+            if owned:
+                client.close()
+        return ImageFacts(image=self.image, image_id=str(image.id))
+
+    def sandbox_containers(self, labels: Mapping[str, str] | None = None) -> list[str]:
+        """Ids of sandbox containers (any worker, any state) that carry all of `labels`."""
+        client, owned = self._connect()
+        wanted = [f"{LABEL_ROLE}={ROLE}", *(f"{k}={v}" for k, v in (labels or {}).items())]
+        try:
+            return [c.id for c in client.containers.list(all=True, filters={"label": wanted})]
+        except _DOCKER_ERRORS as exc:
+            raise _infra("list sandbox containers", exc) from exc
+        finally:
+            if owned:
+                client.close()
+
+    def cleanup_leftovers(self, worker_ids: Iterable[str] | None = None) -> list[str]:
+        """Remove leftover sandbox containers; return their ids.
+
+        With `worker_ids`: every sandbox container of those (dead) workers, running or not.
+        Without: every sandbox container that is no longer running (created, exited, dead),
+        whoever made it: a live worker's containers are running, and a dead worker's end by
+        themselves within their wall clock.
+        """
+        client, owned = self._connect()
+        removed: list[str] = []
+        try:
+            base = [f"{LABEL_ROLE}={ROLE}"]
+            if worker_ids is not None:
+                found = [c for wid in set(worker_ids) for c in client.containers.list(
+                    all=True, filters={"label": [*base, f"{LABEL_WORKER}={wid}"]})]
+            else:
+                found = [c for status in ("created", "exited", "dead")
+                         for c in client.containers.list(
+                             all=True, filters={"label": base, "status": status})]
+            for container in found:
+                self._remove(container)
+                removed.append(container.id)
+        except _DOCKER_ERRORS as exc:
+            raise _infra("clean up sandbox containers", exc) from exc
+        finally:
+            if owned:
+                client.close()
+        return removed

@@ -1,0 +1,135 @@
+"""The LLM client: one chat completion against a llama-server through the openai SDK.
+
+Sends exactly the original benchmark's request (SPEC §1) plus the model's `extra` fields, and
+keeps what llama.cpp returns beyond the OpenAI schema (reasoning_content, timings). Failures
+are classified so that the caller can tell the model's outcomes from our infrastructure's.
+"""
+
+import time
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Any
+
+import httpx2
+import openai
+
+from worker.config import ModelConfig
+
+
+class FailureKind(StrEnum):
+    LOADING = "loading"
+    """503 "Loading model": wait, the server is starting."""
+    INFRA = "infra"
+    """Connection refused/reset, other 5xx, auth or path errors: not the model's doing."""
+    CONTEXT = "context"
+    """The server refuses this very input (context exceeded, context shift disabled)."""
+    TIMEOUT = "timeout"
+    """No answer within the model's timeout."""
+
+
+class CallFailure(Exception):
+    def __init__(self, kind: FailureKind, message: str) -> None:
+        super().__init__(message)
+        self.kind = kind
+        self.message = message
+
+
+@dataclass(frozen=True)
+class ChatReply:
+    content: str
+    reasoning_content: str | None
+    finish_reason: str | None
+    usage: dict[str, Any] | None
+    timings: dict[str, Any] | None
+    duration_s: float
+
+
+_CONTEXT_MARKERS = ("exceeds the available context", "context shift is disabled")
+
+
+def request_body(config: ModelConfig, name: str, prompt: str) -> dict[str, Any]:
+    """The JSON body sent for `prompt`, as recorded in the Attempt."""
+    body: dict[str, Any] = {
+        "model": config.model_id(name),
+        "messages": [{"role": "user", "content": prompt}],
+        "temperature": config.temperature,
+        "max_tokens": config.max_tokens,
+    }
+    body.update(config.extra)
+    return body
+
+
+class LlmClient:
+    def __init__(
+        self,
+        config: ModelConfig,
+        name: str,
+        api_key: str | None,
+        http_client: httpx2.Client | None = None,
+    ) -> None:
+        self._config = config
+        self._name = name
+        self._client = openai.OpenAI(
+            base_url=config.base_url,
+            api_key=api_key or "no-key",
+            timeout=config.timeout_s,
+            max_retries=0,  # retries are ours: they depend on what failed (worker.callpolicy)
+            http_client=http_client,
+        )
+
+    def close(self) -> None:
+        self._client.close()
+
+    def chat(self, prompt: str) -> ChatReply:
+        """One request; raises CallFailure classified by cause."""
+        body = request_body(self._config, self._name, prompt)
+        standard = {k: body[k] for k in ("model", "messages", "temperature", "max_tokens")}
+        extra = {k: v for k, v in body.items() if k not in standard}
+        started = time.monotonic()
+        try:
+            completion = self._client.chat.completions.create(
+                **standard, extra_body=extra or None
+            )
+        except openai.APITimeoutError:
+            raise CallFailure(
+                FailureKind.TIMEOUT, f"no answer within {self._config.timeout_s:g} s"
+            ) from None
+        except openai.APIConnectionError as exc:
+            raise CallFailure(FailureKind.INFRA, f"connection failed: {exc}") from None
+        except openai.APIStatusError as exc:
+            raise _classify_status(exc) from None
+        duration = time.monotonic() - started
+        data = completion.to_dict()
+        choices = data.get("choices") or []
+        if not choices:
+            raise CallFailure(FailureKind.INFRA, "the server answered without choices")
+        message = choices[0].get("message") or {}
+        return ChatReply(
+            content=message.get("content") or "",
+            reasoning_content=message.get("reasoning_content"),
+            finish_reason=choices[0].get("finish_reason"),
+            usage=data.get("usage"),
+            timings=data.get("timings"),
+            duration_s=duration,
+        )
+
+
+def _classify_status(exc: openai.APIStatusError) -> CallFailure:
+    status = exc.status_code
+    text = _error_message(exc)
+    if status == 503 and "loading" in text.lower():
+        return CallFailure(FailureKind.LOADING, f"503 {text}")
+    if status in (400, 500) and any(marker in text for marker in _CONTEXT_MARKERS):
+        return CallFailure(FailureKind.CONTEXT, f"{status} {text}")
+    return CallFailure(FailureKind.INFRA, f"{status} {text}")
+
+
+def _error_message(exc: openai.APIStatusError) -> str:
+    body = exc.body
+    if isinstance(body, dict):
+        inner = body.get("error", body)
+        if isinstance(inner, dict) and inner.get("message"):
+            return str(inner["message"])
+        if body.get("message"):
+            return str(body["message"])
+    return str(exc.message)

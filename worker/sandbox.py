@@ -1,0 +1,109 @@
+"""The sandbox seam: run a few files and one command in a throwaway, locked-down place.
+
+Scoring talks to a `Sandbox` only; `worker._docker.DockerSandbox` is the real one (the only
+module that imports `docker`), and tests of the logic around it can pass a fake. A fake is
+never a fallback when Docker is missing: that is a `SandboxUnavailable` the user sees.
+
+What counts as what (DESIGN.md, Outcomes):
+- anything the command does (non-zero exit, out of memory, wall-clock kill) is a result
+  value, an `ExecResult`: a model outcome, scored;
+- anything that stops us from running it (daemon down, image missing, API error) raises
+  `SandboxUnavailable`: an infrastructure outcome, retried and never scored.
+"""
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Protocol
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from worker.errors import ServiceUnavailable
+
+
+class SandboxLimits(BaseModel):
+    """Resource limits of one sandbox run; settings in production, short in tests."""
+
+    model_config = ConfigDict(frozen=True)
+
+    memory_mb: int = Field(512, gt=0)
+    """Memory of the whole container (RAM + swap + its tmpfs files), in MiB."""
+    pids: int = Field(128, gt=8)
+    """Processes and threads in the container at once (a fork bomb stops here)."""
+    cpus: float | None = Field(None, gt=0)
+    """CPU quota in cores, or None for no quota (the default). A CFS quota throttles the
+    whole container for the rest of a period once it is spent, which breaks tests that
+    check fixed 0.1 s waits; when set, the period is kept short (10 ms) to limit that."""
+    wall_clock_s: float = Field(300.0, gt=0)
+    """Whole container, enforced inside (`timeout -s KILL`) and from the host."""
+    test_timeout_s: float = Field(60.0, gt=0)
+    """One test's process; on expiry the test is an error and the others go on."""
+    output_cap_bytes: int = Field(4000, ge=0)
+    """Captured output kept per test (its tail), and of the sandbox as a whole."""
+    max_parallel_tests: int = Field(16, gt=0)
+    """Tests running at once inside one sandbox."""
+
+
+@dataclass(frozen=True)
+class ExecResult:
+    """What one sandbox run did (output decoded as UTF-8, capped at the source)."""
+
+    exit_code: int
+    """The command's exit status; 137 when it was SIGKILLed (wall clock, OOM)."""
+    stdout: str
+    stderr: str
+    timed_out: bool
+    """The wall-clock limit killed the command (inside the container or from the host)."""
+    duration_s: float
+    oom_killed: bool = False
+    """The container hit its memory limit and the kernel killed a process in it."""
+
+
+@dataclass(frozen=True)
+class ImageFacts:
+    """Which sandbox image scores, for a run's fingerprint."""
+
+    image: str
+    """The name asked for, e.g. "jqbench-sandbox:latest"."""
+    image_id: str
+    """Its content id, "sha256:..."."""
+
+
+class SandboxUnavailable(ServiceUnavailable):
+    """We could not run the sandbox at all: an infrastructure failure, never a score.
+
+    `str()` gives the message and the hint on one line, for the CLI.
+    """
+
+    def __init__(self, message: str, hint: str = "") -> None:
+        super().__init__(f"{message}; {hint}" if hint else message)
+        self.message = message
+        self.hint = hint
+
+
+class Sandbox(Protocol):
+    """Runs a command over a set of files in a fresh, isolated, resource-limited place."""
+
+    def run(
+        self,
+        files: Mapping[str, bytes | str],
+        command: list[str],
+        *,
+        limits: SandboxLimits,
+        labels: Mapping[str, str] | None = None,
+    ) -> ExecResult:
+        """Write `files` under /work (paths relative to it), run `command` there.
+
+        Args:
+            files: relative posix path -> content (str is written as UTF-8).
+            command: argv, run with /work as the current directory.
+            limits: memory, pids, CPU and wall clock of the run.
+            labels: extra labels for the run (e.g. "org.jqbench.run_id").
+
+        Returns:
+            The result, also when the command failed, timed out or ran out of memory.
+
+        Raises:
+            SandboxUnavailable: the sandbox could not be run (infrastructure).
+            ValueError: a file path is absolute, escapes /work, or collides with another.
+        """
+        ...

@@ -1,0 +1,41 @@
+"""Process-wide settings from the environment, built once at an entry point and passed down."""
+
+from pathlib import Path
+
+from pydantic import AliasChoices, Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+def _env(name: str) -> AliasChoices:
+    return AliasChoices(name)
+
+
+class Settings(BaseSettings):
+    """Environment variables (DESIGN.md, Configuration); every field has a unit in its name."""
+
+    model_config = SettingsConfigDict(extra="ignore", populate_by_name=True)
+
+    redis_url: str = Field("redis://localhost:6379/0", validation_alias=_env("REDIS_URL"))
+    """Broker and record store."""
+    sandbox_image: str = Field("jqbench-sandbox:latest", validation_alias=_env("JQ_SANDBOX_IMAGE"))
+    """Docker image the scoring sandbox runs (python3 + pytest)."""
+    models_file: Path = Field(Path("models.yaml"), validation_alias=_env("JQ_MODELS_FILE"))
+    """Default models.yaml for `submit`."""
+    visibility_timeout_s: int = Field(6 * 3600, validation_alias=_env("JQ_VISIBILITY_TIMEOUT_S"))
+    """Redis redelivers an unacknowledged task after this long; must exceed any task's run time."""
+    infra_retries: int = Field(5, validation_alias=_env("JQ_INFRA_RETRIES"))
+    """Tries after the first for connection errors, 5xx and Docker failures."""
+    infra_backoff_s: float = Field(2.0, validation_alias=_env("JQ_INFRA_BACKOFF_S"))
+    """First back-off between infrastructure retries; doubles each time, with jitter."""
+    infra_backoff_max_s: float = Field(60.0, validation_alias=_env("JQ_INFRA_BACKOFF_MAX_S"))
+    loading_wait_s: float = Field(900.0, validation_alias=_env("JQ_LOADING_WAIT_S"))
+    """How long a worker waits for a server that answers 503 "Loading model"."""
+    sandbox_memory_mb: int = Field(512, validation_alias=_env("JQ_SANDBOX_MEMORY_MB"))
+    sandbox_pids: int = Field(128, validation_alias=_env("JQ_SANDBOX_PIDS"))
+    sandbox_wall_clock_s: float = Field(300.0, validation_alias=_env("JQ_SANDBOX_WALL_CLOCK_S"))
+    """Whole container, enforced inside (timeout -s KILL) and from the host."""
+    sandbox_test_timeout_s: float = Field(60.0, validation_alias=_env("JQ_TEST_TIMEOUT_S"))
+    """One test's process."""
+    sandbox_output_cap_bytes: int = Field(4000, validation_alias=_env("JQ_OUTPUT_CAP_BYTES"))
+    worker_id: str = Field("", validation_alias=_env("JQ_WORKER_ID"))
+    """Label for sandbox containers; defaults to host:pid."""
