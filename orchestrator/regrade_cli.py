@@ -10,21 +10,20 @@ from orchestrator.regrade import regrade_run
 from orchestrator.submitting import load_run, write_and_summarise
 from worker.records import Attempt
 from worker.settings import Settings
+from worker.slots import scoring_sandbox
 from worker.versions import scoring_version
 
 PROFILES: tuple[Profile, ...] = (Profile.LEGACY,)
 
 
 def regrade_command(settings: Settings, run_id: str, output: Path) -> None:
-    from worker._docker import DockerSandbox
-
     store, run = load_run(settings, run_id)
 
     def done(attempt: Attempt) -> None:
         err.print(f"rescored {attempt.model} iter{attempt.iteration} {attempt.level.value}: "
                   f"{attempt.scores}", markup=False, highlight=False)
 
-    changes = regrade_run(store, run, lambda: DockerSandbox(settings.sandbox_image), settings,
+    changes = regrade_run(store, run, lambda: scoring_sandbox(settings), settings,
                           PROFILES, on_done=done)
     if changes:
         table = Table(title=f"changed scores (scoring version {scoring_version()})")

@@ -11,6 +11,7 @@ from worker.errors import ConfigError
 from worker.flow import sandbox_limits
 from worker.scoring import ScoreReport, score_answer
 from worker.settings import Settings
+from worker.slots import scoring_sandbox
 
 
 def answer_from_file(path: Path, level: Level) -> str:
@@ -46,10 +47,8 @@ def _number(value: float) -> float | int:
 
 
 def score_file(settings: Settings, path: Path, level: Level, as_json: bool) -> None:
-    from worker._docker import DockerSandbox
-
     answer = answer_from_file(path, level)
-    sandbox = DockerSandbox(settings.sandbox_image)
+    sandbox = scoring_sandbox(settings)
     report = score_answer(answer, level, sandbox, sandbox_limits(settings),
                           profiles=(Profile.LEGACY,))
     if as_json:

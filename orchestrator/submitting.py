@@ -63,10 +63,9 @@ def submit_run(
     from worker.app import create_app
 
     sent = enqueue_run(run, CeleryDispatcher(create_app(settings)))
-    err.print(f"run {run_id}: {sent} chains and units enqueued for "
-              f"{len(models)} model(s) x {iterations} iteration(s) x "
-              f"{len(run.spec.levels)} level(s)",
-              markup=False, highlight=False)
+    err.print(f"run {run_id}: {len(models)} model(s) x {iterations} iteration(s) x "
+              f"{len(run.spec.levels)} level(s); {sent} first units enqueued (each "
+              "L1 -> L2 -> L3 chain goes on by itself)", markup=False, highlight=False)
     out.print(run_id, markup=False, highlight=False)
     if not wait:
         return 0

@@ -1,5 +1,6 @@
 """Process-wide settings from the environment, built once at an entry point and passed down."""
 
+import os
 from pathlib import Path
 
 from pydantic import AliasChoices, Field
@@ -37,5 +38,13 @@ class Settings(BaseSettings):
     sandbox_test_timeout_s: float = Field(60.0, validation_alias=_env("JQ_TEST_TIMEOUT_S"))
     """One test's process."""
     sandbox_output_cap_bytes: int = Field(4000, validation_alias=_env("JQ_OUTPUT_CAP_BYTES"))
+    sandbox_slots: int = Field(0, validation_alias=_env("JQ_SANDBOX_SLOTS"))
+    """Sandboxes running at once on this host, across processes; 0 = one per core."""
+    sandbox_slots_dir: Path = Field(Path("/tmp/jqbench-sandbox-slots"),
+                                    validation_alias=_env("JQ_SANDBOX_SLOTS_DIR"))
     worker_id: str = Field("", validation_alias=_env("JQ_WORKER_ID"))
     """Label for sandbox containers; defaults to host:pid."""
+
+    @property
+    def effective_sandbox_slots(self) -> int:
+        return self.sandbox_slots or os.cpu_count() or 1

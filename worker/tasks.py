@@ -15,6 +15,7 @@ from worker.flow import ChatFn, Services, generate_unit, score_unit
 from worker.llm import LlmClient
 from worker.sandbox import Sandbox
 from worker.settings import Settings
+from worker.slots import scoring_sandbox
 from worker.store import RecordStore
 
 logger = get_task_logger(__name__)
@@ -32,9 +33,7 @@ def _services() -> Services:
         return client.chat
 
     def sandbox_factory() -> Sandbox:
-        from worker._docker import DockerSandbox
-
-        return DockerSandbox(settings.sandbox_image, worker_id=worker_id)
+        return scoring_sandbox(settings, worker_id=worker_id)
 
     return Services(
         store=RecordStore.from_url(settings.redis_url),
