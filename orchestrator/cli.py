@@ -135,6 +135,23 @@ def score(
 
 
 @app.command()
+def resume(
+    run_id: Annotated[str, typer.Argument(help="The run's id.")],
+    output: Annotated[Path, typer.Option(help="Where results go.")] = DEFAULT_OUTPUT,
+    wait: Annotated[
+        bool, typer.Option("--wait", help="Follow progress; write the results at the end.")
+    ] = False,
+    force: Annotated[
+        bool, typer.Option("--force", help="Resume even while units are still pending.")
+    ] = False,
+) -> None:
+    """Restart what failed on our side (infra_error) and the chains waiting behind it."""
+    from orchestrator.submitting import resume_run
+
+    raise typer.Exit(resume_run(_settings(), run_id, output, wait, force))
+
+
+@app.command()
 def regrade(
     run_id: Annotated[str, typer.Argument(help="The run's id.")],
     output: Annotated[Path, typer.Option(help="Where results go.")] = DEFAULT_OUTPUT,

@@ -56,6 +56,9 @@ class LocalStack:
     workdir: Path = field(default_factory=lambda: Path(tempfile.mkdtemp(prefix="jqbench-")))
     children: list[Child] = field(default_factory=list)
 
+    def __post_init__(self) -> None:
+        self.workdir.mkdir(parents=True, exist_ok=True)
+
     def __enter__(self) -> "LocalStack":
         return self
 

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 from challenge.levels import Level, Profile
 from worker.flow import apply_report, sandbox_limits
-from worker.records import Attempt, AttemptStatus, Run, utc_now
+from worker.records import Attempt, Run, utc_now
 from worker.sandbox import Sandbox
 from worker.scoring import score_answer
 from worker.settings import Settings
@@ -30,9 +30,7 @@ class Change:
 
 def regradable(attempt: Attempt) -> bool:
     """Attempts whose answer exists: generated, scored, or failed at scoring only."""
-    if attempt.status is AttemptStatus.INFRA_ERROR:
-        return attempt.infra_stage == "score"
-    return True
+    return not attempt.failed_at_generate
 
 
 def regrade_attempt(attempt: Attempt, sandbox: Sandbox, settings: Settings,

@@ -9,13 +9,14 @@ from challenge.levels import Level, Profile
 from orchestrator.console import err, out
 from orchestrator.endpoints import check_endpoint
 from orchestrator.planning import build_run, enqueue_run, new_run_id, select_models
+from orchestrator.progress import run_progress
 from orchestrator.results import write_results
 from orchestrator.statistics import model_statistics
 from orchestrator.waiting import wait_for_run
 from worker.config import load_models
 from worker.dispatch import CeleryDispatcher
 from worker.errors import ConfigError
-from worker.records import Run
+from worker.records import AttemptStatus, Run
 from worker.settings import Settings
 from worker.store import RecordStore
 
@@ -69,16 +70,46 @@ def submit_run(
     out.print(run_id, markup=False, highlight=False)
     if not wait:
         return 0
+    return _follow(store, run, output)
+
+
+def resume_run(settings: Settings, run_id: str, output: Path, wait: bool, force: bool) -> int:
+    """Send every first unit again: finished units only re-send their follow-ups (no model
+    call), so each chain runs on to its first unit that failed on our side, which retries."""
+    store, run = load_run(settings, run_id)
+    progress = run_progress(run, store.get_attempts(run))
+    if progress.complete:
+        err.print(f"run {run_id} is complete; nothing to resume", markup=False, highlight=False)
+        return 0
+    if not progress.done and not force:
+        raise ConfigError(f"run {run_id} still has pending units; wait for them, or pass "
+                          "--force (a unit still running may then call its model twice)")
+    from worker.app import create_app
+
+    resumed = 0
+    for attempt in store.get_attempts(run).values():
+        if attempt.status is AttemptStatus.INFRA_ERROR:
+            attempt.status = AttemptStatus.RESUMED
+            store.save_attempt(attempt)
+            resumed += 1
+    enqueue_run(run, CeleryDispatcher(create_app(settings)))
+    err.print(f"run {run_id}: resumed {resumed} unit(s) that failed on our side",
+              markup=False, highlight=False)
+    return _follow(store, run, output) if wait else 0
+
+
+def _follow(store: RecordStore, run: Run, output: Path) -> int:
     try:
         progress = wait_for_run(store, run)
     except KeyboardInterrupt:
-        err.print(f"detached; the run goes on. Follow it with: jqbench status {run_id}",
+        err.print(f"detached; the run goes on. Follow it with: jqbench status {run.run_id}",
                   markup=False, highlight=False)
         return 130
     write_and_summarise(store, run, output)
     if not progress.complete:
-        err.print(f"run {run_id} ended incomplete (infrastructure errors); see jqbench status "
-                  f"{run_id}", markup=False, highlight=False)
+        err.print(f"run {run.run_id} ended incomplete (infrastructure errors); see "
+                  f"jqbench status {run.run_id}, then jqbench resume {run.run_id}",
+                  markup=False, highlight=False)
         return 1
     return 0
 

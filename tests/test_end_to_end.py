@@ -51,7 +51,6 @@ def finished_run(tmp_path_factory: pytest.TempPathFactory, redis_server_url: str
     workdir = tmp_path_factory.mktemp("e2e")
     redis_url = redis_server_url.rsplit("/", 1)[0] + "/14"
     with LocalStack(workdir=workdir / "stack") as stack:
-        stack.workdir.mkdir(parents=True, exist_ok=True)
         a = stack.start_fake_server("model-a", "reference", extra_args=["--vary"])
         b = stack.start_fake_server("model-b", "flawed", extra_args=["--vary"])
         config = workdir / "models.yaml"

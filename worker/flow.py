@@ -79,7 +79,7 @@ def handoff(store: RecordStore, run: Run, model: str, iteration: int, level: Lev
 
 
 def _send_followups(services: Services, run: Run, attempt: Attempt) -> None:
-    if attempt.status is AttemptStatus.INFRA_ERROR and attempt.infra_stage == "generate":
+    if attempt.failed_at_generate:
         return  # the chain waits; `resume` restarts it
     if attempt.status is not AttemptStatus.SCORED:
         services.dispatcher.send_score(run.run_id, attempt.model, attempt.iteration, attempt.level)
@@ -106,8 +106,7 @@ def generate_unit(services: Services, run_id: str, model: str, iteration: int, l
         logger.error("run=%s unknown run: generate dropped", run_id)
         return None
     existing = store.get_attempt(run_id, model, iteration, level)
-    if existing and not (existing.status is AttemptStatus.INFRA_ERROR
-                         and existing.infra_stage == "generate"):
+    if existing and not existing.failed_at_generate:
         _log(existing, "already generated: re-sending follow-ups")
         _send_followups(services, run, existing)
         return existing
@@ -185,7 +184,7 @@ def score_unit(services: Services, run_id: str, model: str, iteration: int, leve
         return None
     if attempt.status is AttemptStatus.SCORED:
         return attempt
-    if attempt.status is AttemptStatus.INFRA_ERROR and attempt.infra_stage == "generate":
+    if attempt.failed_at_generate:
         return attempt
     assert services.sandbox_factory is not None
     attempt.score_host = services.host

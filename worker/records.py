@@ -67,6 +67,8 @@ class AttemptStatus(StrEnum):
     """Final: points under every profile."""
     INFRA_ERROR = "infra_error"
     """Final for now: our side failed; never scored, the iteration is incomplete."""
+    RESUMED = "resumed"
+    """An infra_error sent again by `resume`: pending until its unit runs."""
 
 
 class GenOutcome(StrEnum):
@@ -132,6 +134,12 @@ class Attempt(BaseModel):
     @property
     def key(self) -> str:
         return attempt_key(self.run_id, self.model, self.iteration, self.level)
+
+    @property
+    def failed_at_generate(self) -> bool:
+        """Our side failed before the model answered: the unit must generate again."""
+        return (self.status in (AttemptStatus.INFRA_ERROR, AttemptStatus.RESUMED)
+                and self.infra_stage == "generate")
 
     @property
     def has_code(self) -> bool:
