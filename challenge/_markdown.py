@@ -190,5 +190,5 @@ def info_file_name(info: str) -> str | None:
 
 
 def _file_name(stem: str) -> str | None:
-    """"queue/<stem>.py" when the bundle can store it (ASCII word, 1-100 chars), else None."""
+    """ "queue/<stem>.py" when the bundle can store it (ASCII word, 1-100 chars), else None."""
     return f"queue/{stem}.py" if _SAFE_STEM.fullmatch(stem) else None

@@ -24,6 +24,8 @@ class Settings(BaseSettings):
     """Default models.yaml for `submit`."""
     visibility_timeout_s: int = Field(6 * 3600, validation_alias=_env("JQ_VISIBILITY_TIMEOUT_S"))
     """Redis redelivers an unacknowledged task after this long; must exceed any task's run time."""
+    unacked_restore_interval_s: int = Field(60, validation_alias=_env("JQ_UNACKED_RESTORE_S"))
+    """How often workers look for tasks of dead workers past the visibility timeout."""
     infra_retries: int = Field(5, validation_alias=_env("JQ_INFRA_RETRIES"))
     """Tries after the first for connection errors, 5xx and Docker failures."""
     infra_backoff_s: float = Field(2.0, validation_alias=_env("JQ_INFRA_BACKOFF_S"))
