@@ -4,6 +4,8 @@ Layout under /work, one directory per profile (the tests' cwd and sys.path[0]):
     legacy/legacy_l1.py ...         the suites the level's test set needs
     legacy/job_queue.py             L1-L4 candidate
     legacy/candidate/queue/*.py     L5 candidate, beside (never on) the pytest's sys.path
+    strict/strict_l1.py ...         likewise for strict, with strict extraction's files,
+    strict/strict_support.py        plus the helper module its suites import
 A profile whose extraction found no code gets no files and no tests: it scores 0.
 """
 
@@ -11,9 +13,10 @@ import re
 from collections.abc import Callable, Sequence
 
 from challenge.extraction import legacy_candidate_files
+from challenge.extraction_strict import strict_candidate_files
 from challenge.levels import Level, Profile
 from challenge.plan import Bundle, PlannedTest, SandboxPlan
-from challenge.suite_index import suite_source, test_cases
+from challenge.suite_index import suite_source, support_files, test_cases
 
 #: Where an L5 candidate's files go, relative to the profile directory.
 L5_CANDIDATE_DIR = "candidate"
@@ -25,7 +28,10 @@ _SAFE_L5_NAME = re.compile(r"queue/[A-Za-z0-9_]{1,100}\.py")
 Extractor = Callable[[str, Level], dict[str, str]]
 
 #: Per profile: answer, level -> candidate files (names relative to the candidate root).
-EXTRACTORS: dict[Profile, Extractor] = {Profile.LEGACY: legacy_candidate_files}
+EXTRACTORS: dict[Profile, Extractor] = {
+    Profile.LEGACY: legacy_candidate_files,
+    Profile.STRICT: strict_candidate_files,
+}
 
 
 def is_safe_l5_name(name: str) -> bool:
@@ -76,7 +82,7 @@ def build_bundle(
             continue
         root = profile.value
         cases = test_cases(level, profile)
-        for suite in dict.fromkeys(case.file for case in cases):
+        for suite in [*dict.fromkeys(case.file for case in cases), *support_files(profile)]:
             files[f"{root}/{suite}"] = suite_source(suite)
         for name, body in candidate.items():
             files[f"{root}/{_candidate_path(level, name)}"] = body

@@ -1,4 +1,4 @@
-"""Per-test outcomes -> points for one level, per profile (legacy: SPEC §4)."""
+"""Per-test outcomes -> points for one level, per profile (legacy: SPEC §4; strict: issue 3)."""
 
 from collections.abc import Callable, Sequence
 
@@ -61,10 +61,49 @@ def legacy_points(level: Level, outcomes: Sequence[TestOutcome], has_code: bool)
     )
 
 
+#: Strict levels scored all or nothing: a fix that is half right is not a fix.
+STRICT_ALL_OR_NOTHING: frozenset[Level] = frozenset({Level.L4})
+
+
+def strict_points(level: Level, outcomes: Sequence[TestOutcome], has_code: bool) -> LevelScore:
+    """Score a level by the strict rules: its points times the fraction of its test set passed.
+
+    The set is `test_cases(level, STRICT)`: L2's holds L1's strict tests and L3's holds L1's
+    and L2's, so code that breaks an earlier level loses points where it broke it. L4 is all
+    or nothing (`STRICT_ALL_OR_NOTHING`). Points have one decimal (Python's `round(x, 1)`).
+    As in `legacy_points`, only strict outcomes of the set count, each id once (the last
+    reported), and without code nothing ran: 0 points, 0 passed. `tests_total_original` is
+    always 0: the original's count (failures counted twice) has no meaning for these tests.
+    """
+    level = Level(level)
+    expected = {test.id for test in test_cases(level, Profile.STRICT)}
+    by_id = {
+        outcome.id: outcome.outcome
+        for outcome in outcomes
+        if outcome.profile == Profile.STRICT and outcome.id in expected
+    }
+    passed = sum(kind == "passed" for kind in by_id.values()) if has_code else 0
+    fraction = passed / len(expected)
+    if level in STRICT_ALL_OR_NOTHING:
+        fraction = float(fraction == 1)
+    return LevelScore(
+        profile=Profile.STRICT,
+        level=level,
+        points=round(MAX_POINTS[level] * fraction, 1),
+        max_points=MAX_POINTS[level],
+        tests_passed=passed,
+        tests_total=len(expected),
+        tests_total_original=0,
+    )
+
+
 ScoreRule = Callable[[Level, Sequence[TestOutcome], bool], LevelScore]
 
-#: The scoring rule of each profile; `strict` registers its own beside `legacy`.
-SCORE_RULES: dict[Profile, ScoreRule] = {Profile.LEGACY: legacy_points}
+#: The scoring rule of each profile.
+SCORE_RULES: dict[Profile, ScoreRule] = {
+    Profile.LEGACY: legacy_points,
+    Profile.STRICT: strict_points,
+}
 
 
 def level_points(

@@ -18,18 +18,27 @@ _T = TypeVar("_T")
 
 #: Per profile, the suite file holding each level's own tests (relative to `SUITES_DIR`).
 SUITE_FILES: dict[Profile, dict[Level, str]] = {
-    Profile.LEGACY: {level: f"legacy_{level.value.lower()}.py" for level in Level},
+    profile: {level: f"{profile.value}_{level.value.lower()}.py" for level in Level}
+    for profile in (Profile.LEGACY, Profile.STRICT)
 }
 
-#: Per profile, whose tests run when a level is scored (legacy: SPEC §4).
+#: Per profile, helper modules its suites import; the bundle puts them beside the suites.
+SUPPORT_FILES: dict[Profile, tuple[str, ...]] = {
+    Profile.LEGACY: (),
+    Profile.STRICT: ("strict_support.py",),
+}
+
+#: Per profile, whose tests run when a level is scored. Legacy: SPEC §4. Strict: the same
+#: sets, so that a regression of an earlier level in L2 or L3 costs points there.
 LEVEL_TEST_SETS: dict[Profile, dict[Level, tuple[Level, ...]]] = {
-    Profile.LEGACY: {
+    profile: {
         Level.L1: (Level.L1,),
         Level.L2: (Level.L1, Level.L2),
         Level.L3: (Level.L1, Level.L2, Level.L3),
         Level.L4: (Level.L4,),
         Level.L5: (Level.L5,),
-    },
+    }
+    for profile in (Profile.LEGACY, Profile.STRICT)
 }
 
 
@@ -89,3 +98,8 @@ test_cases.__test__ = False  # type: ignore[attr-defined]  # a pytest importing 
 def suite_files(level: Level, profile: Profile = Profile.LEGACY) -> list[str]:
     """The suite files `test_cases(level, profile)` needs, without repeats, in run order."""
     return list(dict.fromkeys(test.file for test in test_cases(level, profile)))
+
+
+def support_files(profile: Profile) -> tuple[str, ...]:
+    """Helper modules (relative to `SUITES_DIR`) that `profile`'s suites import."""
+    return _profile_table(SUPPORT_FILES, profile)

@@ -163,6 +163,20 @@ def regrade(
 
 
 @app.command()
+def cleanup(
+    worker: Annotated[
+        list[str] | None,
+        typer.Option("--worker", help="Remove every sandbox container of this dead worker id."),
+    ] = None,
+) -> None:
+    """Remove leftover sandbox containers (stopped ones; or all of the given dead workers)."""
+    from worker._docker import DockerSandbox
+
+    removed = DockerSandbox(_settings().sandbox_image).cleanup_leftovers(worker or None)
+    out.print(f"removed {len(removed)} sandbox container(s)", markup=False, highlight=False)
+
+
+@app.command()
 def demo(
     iterations: Annotated[int, typer.Option(help="Iterations per model.")] = 2,
     output: Annotated[Path, typer.Option(help="Where results go.")] = DEFAULT_OUTPUT,

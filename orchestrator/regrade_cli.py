@@ -4,16 +4,14 @@ from pathlib import Path
 
 from rich.table import Table
 
-from challenge.levels import Profile
 from orchestrator.console import err, out
 from orchestrator.regrade import regrade_run
 from orchestrator.submitting import load_run, write_and_summarise
 from worker.records import Attempt
+from worker.scoring import SCORING_PROFILES
 from worker.settings import Settings
 from worker.slots import scoring_sandbox
 from worker.versions import scoring_version
-
-PROFILES: tuple[Profile, ...] = (Profile.LEGACY,)
 
 
 def regrade_command(settings: Settings, run_id: str, output: Path) -> None:
@@ -24,7 +22,7 @@ def regrade_command(settings: Settings, run_id: str, output: Path) -> None:
                   f"{attempt.scores}", markup=False, highlight=False)
 
     changes = regrade_run(store, run, lambda: scoring_sandbox(settings), settings,
-                          PROFILES, on_done=done)
+                          SCORING_PROFILES, on_done=done)
     if changes:
         table = Table(title=f"changed scores (scoring version {scoring_version()})")
         for column in ("model", "iteration", "level", "profile", "before", "after"):

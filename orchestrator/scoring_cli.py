@@ -5,7 +5,7 @@ from pathlib import Path
 
 from rich.table import Table
 
-from challenge.levels import Level, Profile
+from challenge.levels import Level
 from orchestrator.console import out
 from worker.errors import ConfigError
 from worker.flow import sandbox_limits
@@ -49,8 +49,7 @@ def _number(value: float) -> float | int:
 def score_file(settings: Settings, path: Path, level: Level, as_json: bool) -> None:
     answer = answer_from_file(path, level)
     sandbox = scoring_sandbox(settings)
-    report = score_answer(answer, level, sandbox, sandbox_limits(settings),
-                          profiles=(Profile.LEGACY,))
+    report = score_answer(answer, level, sandbox, sandbox_limits(settings))
     if as_json:
         out.print_json(json.dumps(report_json(report)))
         return

@@ -5,13 +5,13 @@ from pathlib import Path
 
 from rich.table import Table
 
-from challenge.levels import Level, Profile
+from challenge.levels import Level
 from orchestrator.console import err, out
 from orchestrator.endpoints import check_endpoint
 from orchestrator.planning import build_run, enqueue_run, new_run_id, select_models
 from orchestrator.progress import run_progress
 from orchestrator.results import write_results
-from orchestrator.statistics import model_statistics
+from orchestrator.statistics import model_statistics, scored_profiles
 from orchestrator.waiting import wait_for_run
 from worker.config import load_models
 from worker.dispatch import CeleryDispatcher
@@ -117,16 +117,17 @@ def _follow(store: RecordStore, run: Run, output: Path) -> int:
 def write_and_summarise(store: RecordStore, run: Run, output: Path) -> None:
     attempts = store.get_attempts(run)
     paths = write_results(run, attempts, output)
-    table = Table(title=f"run {run.run_id} (legacy scoring)")
-    for column in ("model", "best", "avg", "min", "max", "all scores", "incomplete"):
+    table = Table(title=f"run {run.run_id}")
+    for column in ("model", "profile", "best", "avg", "min", "max", "all scores", "incomplete"):
         table.add_column(column)
     for model in run.spec.models:
-        stats = model_statistics(run, attempts, model, Profile.LEGACY)
-        table.add_row(
-            model, _num(stats.best_score), _num(stats.avg_score), _num(stats.min_score),
-            _num(stats.max_score), ", ".join(_num(s) for s in stats.all_scores),
-            str(len(stats.incomplete)),
-        )
+        for profile in scored_profiles(attempts):
+            stats = model_statistics(run, attempts, model, profile)
+            table.add_row(
+                model, profile.value, _num(stats.best_score), _num(stats.avg_score),
+                _num(stats.min_score), _num(stats.max_score),
+                ", ".join(_num(s) for s in stats.all_scores), str(len(stats.incomplete)),
+            )
     out.print(table)
     err.print(f"results written to {paths.root}", markup=False, highlight=False)
 

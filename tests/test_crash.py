@@ -32,7 +32,8 @@ def test_sigkilled_worker_loses_nothing(tmp_path: Path, redis_url: str, sandbox_
         config = tmp_path / "models.yaml"
         config.write_text(yaml.safe_dump({"models": {"m": {"base_url": server.base_url}}}))
         env = {"REDIS_URL": redis_url, "JQ_SANDBOX_IMAGE": sandbox_image,
-               "JQ_VISIBILITY_TIMEOUT_S": "5", "JQ_UNACKED_RESTORE_S": "1", "JQ_TEST_TIMEOUT_S": "30"}
+               "JQ_VISIBILITY_TIMEOUT_S": "5", "JQ_UNACKED_RESTORE_S": "1",
+               "JQ_TEST_TIMEOUT_S": "30"}
         doomed = stack.start_worker("llm-doomed", [llm_queue("m")], 1, env)
         stack.start_worker("score", [SCORE_QUEUE], 2, env)
         submitted = jqbench("submit", "--models", "m", "--levels", "L1", "--config", str(config),

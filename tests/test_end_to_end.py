@@ -24,6 +24,12 @@ EXPECTED_LEGACY = {
     "model-a": {"L1": 25, "L2": 25, "L3": 25, "L4": 15, "L5": 10},
     "model-b": {"L1": 25, "L2": 25, "L3": 25, "L4": 15, "L5": 5},
 }
+#: The same answers under strict rules: the flawed model loses what it got wrong.
+EXPECTED_STRICT = {
+    "model-a": {"L1": 25, "L2": 25, "L3": 25, "L4": 15, "L5": 10},
+    "model-b": {"L1": 25, "L2": 18.2, "L3": 20.3, "L4": 0, "L5": 10},
+}
+STRICT_TESTS_TOTAL = {"L1": 5, "L2": 11, "L3": 16, "L4": 3, "L5": 6}
 EXPECTED_PASSED = {
     "model-a": {"L1": 5, "L2": 10, "L3": 15, "L4": 1, "L5": 2},
     # no retry: L2's three retry tests fail; priority ignored: L3's three order tests fail;
@@ -117,6 +123,23 @@ def test_result_files_have_the_original_schema_and_scores(finished_run, model: s
         assert entry["tests_total_original"] == EXPECTED_TOTAL_ORIGINAL[model][level]
 
 
+@pytest.mark.parametrize("model", ["model-a", "model-b"])
+def test_result_files_have_strict_scores_beside_legacy(finished_run, model: str) -> None:
+    result = load(finished_run["root"] / f"result_{model}.json")
+    expected = EXPECTED_STRICT[model]
+    total = round(sum(expected.values()), 1)
+    assert result["statistics_strict"]["all_scores"] == [total] * ITERATIONS
+    assert result["statistics_strict"]["best_iteration"] == 1
+    scores = result["scores_strict"]
+    assert {lv: scores[lv] for lv in expected} == expected
+    assert scores["total"] == total and scores["max"] == 100
+    levels = {entry["level"]: entry for entry in result["levels_strict"]}
+    for level, entry in levels.items():
+        assert entry["tests_total"] == STRICT_TESTS_TOTAL[level]
+        if model == "model-a":
+            assert entry["tests_passed"] == STRICT_TESTS_TOTAL[level]
+
+
 def test_every_attempt_is_stored_and_scored(finished_run) -> None:
     root = finished_run["root"]
     for model in ("model-a", "model-b"):
@@ -124,12 +147,14 @@ def test_every_attempt_is_stored_and_scored(finished_run) -> None:
             for level in LEVELS:
                 record = attempt(root, model, iteration, level.value)
                 assert record["status"] == "scored"
-                assert record["scores"]["legacy"] == EXPECTED_LEGACY[model][level.value]
+                assert record["scores"] == {"legacy": EXPECTED_LEGACY[model][level.value],
+                                            "strict": EXPECTED_STRICT[model][level.value]}
                 assert record["finish_reason"] == "stop"
                 assert record["usage"]["completion_tokens"] > 0
                 assert set(record["timings"]) >= {"prompt_n", "predicted_n", "predicted_ms"}
                 assert record["gen_host"] and record["score_host"]
-                assert len(record["tests"]) == TESTS_TOTAL[level.value]
+                assert len(record["tests"]) == (TESTS_TOTAL[level.value]
+                                                + STRICT_TESTS_TOTAL[level.value])
 
 
 def test_artifacts_of_the_best_iteration(finished_run) -> None:

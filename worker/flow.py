@@ -23,7 +23,7 @@ from worker.dispatch import Dispatcher
 from worker.llm import ChatReply, request_body
 from worker.records import Attempt, AttemptStatus, GenOutcome, Run, utc_now
 from worker.sandbox import Sandbox, SandboxLimits, SandboxUnavailable
-from worker.scoring import ScoreReport, score_answer
+from worker.scoring import SCORING_PROFILES, ScoreReport, score_answer
 from worker.settings import Settings
 from worker.store import RecordStore
 from worker.versions import scoring_version
@@ -175,7 +175,7 @@ def sandbox_limits(settings: Settings) -> SandboxLimits:
 
 
 def score_unit(services: Services, run_id: str, model: str, iteration: int, level: Level,
-               profiles: tuple[Profile, ...] = (Profile.LEGACY,)) -> Attempt | None:
+               profiles: tuple[Profile, ...] = SCORING_PROFILES) -> Attempt | None:
     store = services.store
     attempt = store.get_attempt(run_id, model, iteration, level)
     if attempt is None:

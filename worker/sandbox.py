@@ -27,7 +27,7 @@ class SandboxLimits(BaseModel):
 
     memory_mb: int = Field(512, gt=0)
     """Memory of the whole container (RAM + swap + its tmpfs files), in MiB."""
-    pids: int = Field(128, gt=8)
+    pids: int = Field(256, gt=8)
     """Processes and threads in the container at once (a fork bomb stops here)."""
     cpus: float | None = Field(None, gt=0)
     """CPU quota in cores, or None for no quota (the default). A CFS quota throttles the
@@ -39,7 +39,7 @@ class SandboxLimits(BaseModel):
     """One test's process; on expiry the test is an error and the others go on."""
     output_cap_bytes: int = Field(4000, ge=0)
     """Captured output kept per test (its tail), and of the sandbox as a whole."""
-    max_parallel_tests: int = Field(16, gt=0)
+    max_parallel_tests: int = Field(32, gt=0)
     """Tests running at once inside one sandbox."""
 
 

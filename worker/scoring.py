@@ -23,7 +23,7 @@ from challenge.bundle import build_bundle
 from challenge.levels import Level, Profile
 from challenge.outcomes import TestOutcome
 from challenge.plan import PlannedTest
-from challenge.points import LevelScore, level_points
+from challenge.points import SCORE_RULES, LevelScore, level_points
 from worker.sandbox import ExecResult, Sandbox, SandboxLimits
 
 REPORT_MARKER = "JQBENCH-REPORT"
@@ -31,6 +31,10 @@ RUNNER_DIR = "_runner"
 PLAN_FILE = "plan.json"
 NONCE_FILE = ".nonce"
 RUNNER_COMMAND = ["python3", f"/work/{RUNNER_DIR}/runner.py", f"/work/{PLAN_FILE}"]
+
+
+#: Every profile scored for each attempt, from the same sandbox run (legacy first).
+SCORING_PROFILES: tuple[Profile, ...] = tuple(p for p in Profile if p in SCORE_RULES)
 
 
 class ScoreReport(BaseModel):
@@ -151,7 +155,7 @@ def score_answer(
     sandbox: Sandbox,
     limits: SandboxLimits,
     *,
-    profiles: Sequence[Profile] = (Profile.LEGACY,),
+    profiles: Sequence[Profile] = SCORING_PROFILES,
     labels: Mapping[str, str] | None = None,
 ) -> ScoreReport:
     """Extract, run the level's tests in one sandbox, and turn the outcomes into points.

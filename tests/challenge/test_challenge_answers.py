@@ -1,12 +1,19 @@
 """Canned answers: their form, and what legacy extraction makes of them."""
 
 import re
+from pathlib import Path
 
 import pytest
+import yaml
 
-from challenge.answers import EXPECTED_LEGACY_POINTS, FLAVOURS, canned_answer
+from challenge.answers import (
+    EXPECTED_LEGACY_POINTS,
+    EXPECTED_STRICT_POINTS,
+    FLAVOURS,
+    canned_answer,
+)
 from challenge.extraction import extract_code_legacy, extract_l5_files_legacy
-from challenge.levels import Level
+from challenge.levels import MAX_POINTS, Level
 from challenge.prompts import prompt_text
 
 CODE_LEVELS = (Level.L1, Level.L2, Level.L3, Level.L4)
@@ -15,7 +22,7 @@ L5_FILES = ["queue/__init__.py", "queue/core.py", "queue/priority.py", "queue/re
 
 def test_flavours():
     assert FLAVOURS == ("reference", "flawed")
-    assert set(EXPECTED_LEGACY_POINTS) == set(FLAVOURS)
+    assert set(EXPECTED_LEGACY_POINTS) == set(FLAVOURS) == set(EXPECTED_STRICT_POINTS)
     with pytest.raises(ValueError, match="flavour"):
         canned_answer(Level.L1, "perfect")
 
@@ -64,3 +71,20 @@ def test_references_are_cumulative(level):
     assert "def add_job" in code and "def get_result" in code
     assert "max_retries" in code and "backoff" in code
     assert ("priority" in code) == (level is Level.L3)
+
+
+def test_reference_answers_score_100_under_both_profiles():
+    for expected in (EXPECTED_LEGACY_POINTS, EXPECTED_STRICT_POINTS):
+        assert expected["reference"] == MAX_POINTS
+
+
+@pytest.mark.parametrize("level", list(Level))
+def test_canned_strict_points_match_the_corpus(level):
+    """The corpus (tests/corpus) scores the canned answers in Docker; these must agree."""
+    manifest = yaml.safe_load(
+        (Path(__file__).parents[1] / "corpus" / "manifest.yaml").read_text(encoding="utf-8"))
+    for flavour in FLAVOURS:
+        (entry,) = [e for e in manifest
+                    if e["answer"] == f"canned:{flavour}" and e["level"] == level.value]
+        assert entry["strict"] == EXPECTED_STRICT_POINTS[flavour][level]
+        assert entry["legacy"] == EXPECTED_LEGACY_POINTS[flavour][level]

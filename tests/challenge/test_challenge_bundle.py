@@ -5,6 +5,7 @@ import pytest
 from challenge.answers import canned_answer
 from challenge.bundle import build_bundle, is_safe_l5_name
 from challenge.extraction import extract_code_legacy
+from challenge.extraction_strict import strict_candidate_files
 from challenge.levels import Level, Profile
 from challenge.plan import Bundle
 from challenge.suite_index import suite_source
@@ -115,6 +116,47 @@ def test_unsafe_l5_names_are_neither_written_nor_scored():
     assert not any("ñ" in path for path in bundle.files)
 
 
-def test_profiles_without_suites_are_refused():
-    with pytest.raises(ValueError, match="strict"):
-        build_bundle("```python\nx = 1\n```", Level.L1, profiles=(Profile.STRICT,))
+def test_unknown_profiles_are_refused():
+    with pytest.raises(ValueError, match="nonsense"):
+        build_bundle("```python\nx = 1\n```", Level.L1, profiles=("nonsense",))
+
+
+def test_strict_profile_gets_its_suites_support_module_and_extraction():
+    answer = canned_answer(Level.L3, "reference")
+    bundle = build_bundle(answer, Level.L3, profiles=(Profile.LEGACY, Profile.STRICT))
+    strict_files = sorted(path for path in bundle.files if path.startswith("strict/"))
+    assert strict_files == [
+        "strict/job_queue.py",
+        "strict/strict_l1.py",
+        "strict/strict_l2.py",
+        "strict/strict_l3.py",
+        "strict/strict_support.py",
+    ]
+    assert bundle.files["strict/strict_support.py"] == suite_source("strict_support.py")
+    assert bundle.extracted["strict"] == strict_candidate_files(answer, Level.L3)
+    strict_tests = [t for t in bundle.plan.tests if t.profile is Profile.STRICT]
+    assert [t.id for t in strict_tests] == [c.id for c in cases_for(Level.L3, Profile.STRICT)]
+    assert {t.cwd for t in strict_tests} == {"strict"}
+    assert len(bundle.plan.tests) == 15 + len(strict_tests)
+
+
+def test_strict_l5_package_goes_beside_its_suite():
+    bundle = build_bundle(canned_answer(Level.L5, "flawed"), Level.L5, profiles=(Profile.STRICT,))
+    assert sorted(bundle.files) == [
+        "strict/candidate/queue/__init__.py",
+        "strict/candidate/queue/core.py",
+        "strict/candidate/queue/priority.py",
+        "strict/candidate/queue/retry.py",
+        "strict/strict_l5.py",
+        "strict/strict_support.py",
+    ]
+    assert not any("```" in body for body in bundle.extracted["strict"].values())
+
+
+def test_a_profile_without_code_gets_no_files():
+    # Legacy cannot read a ```py fence (its fallback keeps the fence line); strict can.
+    answer = "Sure.\n\n```py\nclass JobQueue:\n    pass\n```\n"
+    bundle = build_bundle(answer, Level.L1, profiles=(Profile.LEGACY, Profile.STRICT))
+    assert bundle.extracted["strict"] == {"job_queue.py": "class JobQueue:\n    pass\n"}
+    prose = build_bundle("No code here.", Level.L1, profiles=(Profile.STRICT,))
+    assert (prose.files, prose.plan.tests, prose.extracted) == ({}, [], {"strict": {}})

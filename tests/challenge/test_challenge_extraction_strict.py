@@ -68,13 +68,13 @@ BUGGY_JQ = JQ.replace(
 )
 
 #: A draft a reasoning model writes while thinking: complete, but not its answer.
-DRAFT_JQ = '''class JobQueue:
+DRAFT_JQ = """class JobQueue:
     def add_job(self, fn, *args, **kwargs):
         return fn(*args, **kwargs)
 
     def get_result(self, job_id):
         return None
-'''
+"""
 
 USAGE = """import time
 
@@ -402,7 +402,10 @@ GOLDEN_FILES: dict[str, tuple[str, dict[str, str]]] = {
         _each_file("#### `{stem}`\n\n```python\n{body}\n```\n\n"),
         FILES,
     ),
-    "bare name as the fence's first line": (_each_file("```python\n# {stem}\n{body}\n```\n"), FILES),
+    "bare name as the fence's first line": (
+        _each_file("```python\n# {stem}\n{body}\n```\n"),
+        FILES,
+    ),
     "markdown-escaped underscores": (
         _each_file("### {name}\n\n```python\n{body}\n```\n\n").replace(
             "### queue/__init__.py", "### queue/\\_\\_init\\_\\_.py"

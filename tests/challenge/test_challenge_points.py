@@ -2,9 +2,9 @@
 
 import pytest
 
-from challenge.levels import Level, Profile
+from challenge.levels import MAX_POINTS, Level, Profile
 from challenge.outcomes import TestOutcome
-from challenge.points import legacy_points, level_points
+from challenge.points import legacy_points, level_points, strict_points
 from challenge.suite_index import test_cases as cases_for
 
 
@@ -115,8 +115,12 @@ def test_level_points_dispatches_by_profile():
     assert level_points(Profile.LEGACY, Level.L4, outcomes, True) == legacy_points(
         Level.L4, outcomes, True
     )
-    with pytest.raises(ValueError, match="strict"):
-        level_points(Profile.STRICT, Level.L4, outcomes, True)
+    strict = strict_outcomes(Level.L4, ["passed"] * 3)
+    assert level_points(Profile.STRICT, Level.L4, strict, True) == strict_points(
+        Level.L4, strict, True
+    )
+    with pytest.raises(ValueError, match="nonsense"):
+        level_points("nonsense", Level.L4, outcomes, True)
 
 
 def test_score_serialises_points_as_numbers():
@@ -130,3 +134,71 @@ def test_score_serialises_points_as_numbers():
         "tests_total": 2,
         "tests_total_original": 3,
     }
+
+
+# --- strict ---------------------------------------------------------------------------------
+
+def strict_outcomes(level: Level, kinds: list[str]) -> list[TestOutcome]:
+    ids = [case.id for case in cases_for(level, Profile.STRICT)]
+    assert len(kinds) == len(ids)
+    return [TestOutcome(profile=Profile.STRICT, id=i, outcome=k)
+            for i, k in zip(ids, kinds, strict=True)]
+
+
+@pytest.mark.parametrize(
+    ("level", "passed", "total", "points"),
+    [
+        (Level.L1, 5, 5, 25.0),
+        (Level.L1, 4, 5, 20.0),
+        (Level.L2, 8, 11, 18.2),   # 18.18...
+        (Level.L2, 10, 11, 22.7),  # 22.72...
+        (Level.L3, 13, 16, 20.3),  # 20.3125
+        (Level.L3, 15, 16, 23.4),  # 23.4375
+        (Level.L3, 0, 16, 0.0),
+        (Level.L5, 5, 6, 8.3),
+        (Level.L5, 1, 6, 1.7),
+    ],
+)
+def test_strict_points_are_the_passed_fraction_of_the_level_set(level, passed, total, points):
+    kinds = ["passed"] * passed + ["failed"] * (total - passed)
+    score = strict_points(level, strict_outcomes(level, kinds), has_code=True)
+    assert (score.points, score.tests_passed, score.tests_total) == (points, passed, total)
+    assert (score.profile, score.max_points, score.tests_total_original) == (
+        Profile.STRICT, MAX_POINTS[level], 0)
+
+
+def test_strict_regressions_of_earlier_levels_cost_points():
+    # L2's set starts with L1's strict tests: breaking L1 FIFO costs 25/11 in L2.
+    kinds = ["passed"] * 3 + ["failed"] + ["passed"] * 7
+    assert strict_points(Level.L2, strict_outcomes(Level.L2, kinds), True).points == 22.7
+
+
+@pytest.mark.parametrize(("passed", "points"), [(3, 15.0), (2, 0.0), (0, 0.0)])
+def test_strict_l4_is_all_or_nothing(passed, points):
+    kinds = ["passed"] * passed + ["failed"] * (3 - passed)
+    score = strict_points(Level.L4, strict_outcomes(Level.L4, kinds), has_code=True)
+    assert (score.points, score.tests_passed, score.tests_total) == (points, passed, 3)
+
+
+def test_strict_errors_and_missing_outcomes_are_not_passes():
+    kinds = ["passed", "error", "skipped", "failed", "passed"]
+    assert strict_points(Level.L1, strict_outcomes(Level.L1, kinds), True).points == 10.0
+    two = strict_outcomes(Level.L1, ["passed"] * 5)[:2]
+    assert strict_points(Level.L1, two, True).points == 10.0
+
+
+def test_strict_counts_only_its_own_outcomes_once_each():
+    legacy = outcomes_for(Level.L1, ["passed"] * 5)
+    assert strict_points(Level.L1, legacy, True).points == 0.0
+    one = strict_outcomes(Level.L1, ["passed"] * 5)[0]
+    stray = TestOutcome(profile=Profile.STRICT, id="L1::made_up", outcome="passed")
+    score = strict_points(Level.L1, [one, one, one, stray], True)
+    assert (score.points, score.tests_passed) == (5.0, 1)
+
+
+@pytest.mark.parametrize(("level", "total"), [("L1", 5), ("L2", 11), ("L3", 16), ("L4", 3),
+                                              ("L5", 6)])
+def test_strict_without_code_scores_nothing(level, total):
+    everything = strict_outcomes(Level(level), ["passed"] * total)
+    score = strict_points(Level(level), everything, has_code=False)
+    assert (score.points, score.tests_passed, score.tests_total) == (0.0, 0, total)

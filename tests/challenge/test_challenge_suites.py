@@ -1,4 +1,4 @@
-"""The legacy suites: which tests run per level, their ids, and what they may import."""
+"""The suites: which tests run per level and profile, their ids, and what they may import."""
 
 import ast
 import sys
@@ -6,7 +6,7 @@ import sys
 import pytest
 
 from challenge.levels import Level, Profile
-from challenge.suite_index import suite_files, suite_source, suite_tests
+from challenge.suite_index import suite_files, suite_source, suite_tests, support_files
 from challenge.suite_index import test_cases as cases_for
 
 LEGACY_IDS = {
@@ -56,8 +56,8 @@ def test_level_test_sets_accumulate_as_the_original():
 
 
 def test_unknown_profile_is_an_error():
-    with pytest.raises(ValueError, match="strict"):
-        cases_for(Level.L1, Profile.STRICT)
+    with pytest.raises(ValueError, match="nonsense"):
+        cases_for(Level.L1, "nonsense")
 
 
 @pytest.mark.parametrize("level", list(Level))
@@ -89,3 +89,97 @@ def test_suites_build_the_queue_without_arguments(level):
 def test_suite_source_refuses_paths_outside_the_package():
     with pytest.raises(ValueError):
         suite_source("../levels.py")
+
+
+# --- strict ---------------------------------------------------------------------------------
+
+STRICT_IDS = {
+    Level.L1: LEGACY_IDS[Level.L1],
+    Level.L2: [
+        "L2::retry_then_success",
+        "L2::gives_up_after_four_attempts",
+        "L2::exponential_backoff_timing",
+        "L2::failed_job_reported_as_allowed",
+        "L2::success_is_not_retried",
+        "L2::failure_keeps_other_results",
+    ],
+    Level.L3: [
+        "L3::high_priority_runs_first",
+        "L3::same_priority_is_fifo",
+        "L3::mixed_priorities_in_order",
+        "L3::default_priority_is_five",
+        "L3::priority_with_arguments",
+    ],
+    Level.L4: [
+        "L4::no_lost_results",
+        "L4::results_write_is_guarded",
+        "L4::failed_job_write_is_guarded",
+    ],
+    Level.L5: [
+        "L5::package_structure",
+        "L5::imports_as_queue",
+        "L5::retry_and_priority_in_own_modules",
+        "L5::keeps_l1_behaviour",
+        "L5::keeps_l2_behaviour",
+        "L5::keeps_l3_behaviour",
+    ],
+}
+STRICT_SUITES = [f"strict_{level.value.lower()}.py" for level in Level]
+
+
+def _imported_modules(source: str, *, top_level_only: bool = False) -> set[str]:
+    tree = ast.parse(source)
+    nodes = tree.body if top_level_only else list(ast.walk(tree))
+    imported = set()
+    for node in nodes:
+        if isinstance(node, ast.Import):
+            imported.update(alias.name.split(".")[0] for alias in node.names)
+        elif isinstance(node, ast.ImportFrom):
+            imported.add((node.module or "").split(".")[0])
+    return imported
+
+
+@pytest.mark.parametrize("level", list(Level))
+def test_strict_suite_files_have_their_tests_in_order(level):
+    tests = suite_tests(level, Profile.STRICT)
+    assert [t.id for t in tests] == STRICT_IDS[level]
+    assert {t.file for t in tests} == {f"strict_{level.value.lower()}.py"}
+
+
+def test_strict_level_sets_accumulate_like_legacy():
+    ids = {level: [t.id for t in cases_for(level, Profile.STRICT)] for level in Level}
+    assert ids[Level.L2] == STRICT_IDS[Level.L1] + STRICT_IDS[Level.L2]
+    assert ids[Level.L3] == STRICT_IDS[Level.L1] + STRICT_IDS[Level.L2] + STRICT_IDS[Level.L3]
+    assert [len(v) for v in ids.values()] == [5, 11, 16, 3, 6]
+    assert support_files(Profile.STRICT) == ("strict_support.py",)
+    assert support_files(Profile.LEGACY) == ()
+
+
+@pytest.mark.parametrize("file", [*STRICT_SUITES, "strict_support.py"])
+def test_strict_suites_use_only_stdlib_pytest_the_candidate_and_support(file):
+    imported = _imported_modules(suite_source(file))
+    allowed = set(sys.stdlib_module_names) | {"pytest", "job_queue", "strict_support"}
+    assert imported <= allowed
+    # L4 imports the candidate inside its tests (under recorded locks); L5 never imports it.
+    assert ("job_queue" in imported) == (file in STRICT_SUITES[:3])
+
+
+def test_strict_support_never_imports_the_stdlib_queue():
+    """The L5 child imports strict_support with the candidate's `queue` first on sys.path, so
+    nothing it imports at module level may import the stdlib queue (directly or not)."""
+    top = _imported_modules(suite_source("strict_support.py"), top_level_only=True)
+    assert not top & {"queue", "concurrent", "subprocess", "multiprocessing", "asyncio",
+                      "logging"}
+
+
+@pytest.mark.parametrize("file", STRICT_SUITES)
+def test_strict_suites_sleep_only_in_named_windows(file):
+    """No test sleeps to let work finish: a sleep only shows that something does NOT happen
+    (job functions may sleep: that is their work)."""
+    tree = ast.parse(suite_source(file))
+    tests = [n for n in tree.body if isinstance(n, ast.FunctionDef) and n.name.startswith("test_")]
+    for node in (call for test in tests for call in ast.walk(test)):
+        if isinstance(node, ast.Call) and ast.unparse(node.func) == "time.sleep":
+            (argument,) = node.args
+            assert isinstance(argument, ast.Name) and argument.id.endswith("_WINDOW_S"), (
+                f"{file}: {ast.unparse(node)}")

@@ -41,6 +41,10 @@ def _result(stdout: str = "", stderr: str = "", **kw: Any) -> ExecResult:
     return ExecResult(**fields)
 
 
+#: These tests check the scoring mechanics on one profile; strict is scored the same way.
+LEGACY_ONLY = (Profile.LEGACY,)
+
+
 def _runner_says(outcome: str, nonce_of: Callable[[str], str] = lambda n: n,
                  extra: str = "") -> Behaviour:
     def behaviour(files: Mapping[str, bytes | str]) -> ExecResult:
@@ -58,17 +62,18 @@ ANSWER = canned_answer(Level.L1, "reference")
 
 def test_no_code_scores_zero_without_a_sandbox() -> None:
     sandbox = FakeSandbox(_runner_says("passed"))
-    report = score_answer("I cannot help with that.", Level.L2, sandbox, LIMITS)
+    report = score_answer("I cannot help with that.", Level.L2, sandbox, LIMITS)  # all profiles
     assert sandbox.calls == []
     assert report.status == "no_code" and report.tests == []
-    assert report.scores == {"legacy": 0.0}
+    assert report.scores == {"legacy": 0.0, "strict": 0.0}
     score = report.level_scores["legacy"]
     assert (score.tests_passed, score.tests_total, score.tests_total_original) == (0, 10, 0)
 
 
 def test_what_goes_into_the_sandbox() -> None:
     sandbox = FakeSandbox(_runner_says("passed"))
-    score_answer(ANSWER, Level.L1, sandbox, LIMITS, labels={"org.jqbench.run_id": "r1"})
+    score_answer(ANSWER, Level.L1, sandbox, LIMITS, labels={"org.jqbench.run_id": "r1"},
+                 profiles=LEGACY_ONLY)
     [(files, command, labels)] = sandbox.calls
     assert {"_runner/runner.py", "_runner/scheduler.py", "_runner/zygote.py", "plan.json",
             ".nonce", "legacy/job_queue.py", "legacy/legacy_l1.py"} <= set(files)
@@ -85,14 +90,14 @@ def test_what_goes_into_the_sandbox() -> None:
 def test_each_run_has_a_fresh_nonce() -> None:
     sandbox = FakeSandbox(_runner_says("passed"))
     for _ in range(2):
-        score_answer(ANSWER, Level.L1, sandbox, LIMITS)
+        score_answer(ANSWER, Level.L1, sandbox, LIMITS, profiles=LEGACY_ONLY)
     assert sandbox.calls[0][0][".nonce"] != sandbox.calls[1][0][".nonce"]
 
 
 def test_the_report_with_our_nonce_gives_the_points() -> None:
     forged = 'JQBENCH-REPORT 00000000 {"tests": []}'
     report = score_answer(ANSWER, Level.L1, FakeSandbox(_runner_says("passed", extra=forged)),
-                          LIMITS)
+                          LIMITS, profiles=LEGACY_ONLY)
     assert report.status == "ok" and report.scores == {"legacy": 25.0}
     assert [t.outcome for t in report.tests] == ["passed"] * 5
     assert (report.python, report.pytest, report.sandbox_exit_code) == ("3.11.2", "7.2.1", 0)
@@ -103,7 +108,7 @@ def test_the_report_with_our_nonce_gives_the_points() -> None:
 
 def test_a_forged_report_is_ignored() -> None:
     sandbox = FakeSandbox(_runner_says("passed", nonce_of=lambda n: n[::-1]))
-    report = score_answer(ANSWER, Level.L1, sandbox, LIMITS)
+    report = score_answer(ANSWER, Level.L1, sandbox, LIMITS, profiles=LEGACY_ONLY)
     assert report.scores == {"legacy": 0.0}
     assert {t.outcome for t in report.tests} == {"error"}
     assert all("no report from the runner" in t.message for t in report.tests)
@@ -123,7 +128,8 @@ def test_no_believable_report_makes_every_test_an_error(result: ExecResult, reas
         return ExecResult(**{**result.__dict__,
                              "stdout": result.stdout.format(nonce=files[".nonce"])})
 
-    report = score_answer(ANSWER, Level.L2, FakeSandbox(behaviour), LIMITS)
+    report = score_answer(ANSWER, Level.L2, FakeSandbox(behaviour), LIMITS,
+                          profiles=LEGACY_ONLY)
     assert len(report.tests) == 10 and {t.outcome for t in report.tests} == {"error"}
     assert all(reason in t.message for t in report.tests)
     assert report.scores == {"legacy": 0.0} and report.status == "ok"
@@ -139,7 +145,8 @@ def test_tests_missing_from_the_report_are_errors_and_extras_are_ignored() -> No
         line = f"JQBENCH-REPORT {files['.nonce']} {json.dumps({'tests': tests})}"
         return _result(stdout=line)
 
-    report = score_answer(ANSWER, Level.L1, FakeSandbox(behaviour), LIMITS)
+    report = score_answer(ANSWER, Level.L1, FakeSandbox(behaviour), LIMITS,
+                          profiles=LEGACY_ONLY)
     assert [t.outcome for t in report.tests] == ["error", "passed", "passed", "passed", "passed"]
     assert report.tests[0].message == "not in the runner's report"
     assert report.scores == {"legacy": 20.0}
@@ -150,7 +157,8 @@ def test_sandbox_unavailable_propagates() -> None:
         raise SandboxUnavailable("daemon down", "start it")
 
     with pytest.raises(SandboxUnavailable, match="daemon down"):
-        score_answer(ANSWER, Level.L1, FakeSandbox(behaviour), LIMITS)
+        score_answer(ANSWER, Level.L1, FakeSandbox(behaviour), LIMITS,
+                     profiles=LEGACY_ONLY)
 
 
 def test_parse_report_takes_the_last_line_with_the_nonce() -> None:

@@ -53,26 +53,30 @@ def test_reference_answers_score_full_legacy_points(
 ) -> None:
     report = scored[f"reference-{level.value}"]
     failing = [(t.id, t.outcome, t.message) for t in report.tests if t.outcome != "passed"]
-    assert report.scores == {"legacy": float(points)}, failing
+    assert report.scores == {"legacy": float(points), "strict": float(points)}, failing
     assert not failing
-    score = report.level_scores["legacy"]
-    assert score.tests_passed == score.tests_total == len(report.tests)
+    totals = 0
+    for profile in ("legacy", "strict"):
+        score = report.level_scores[profile]
+        assert score.tests_passed == score.tests_total
+        totals += score.tests_total
+    assert totals == len(report.tests)
     assert (report.python or "").startswith("3.11") and report.pytest == "7.2.1"
 
 
 def test_code_without_retries_gets_full_l2(scored: dict[str, ScoreReport]) -> None:
     report = scored["no-retry-L2"]
-    assert report.scores == {"legacy": 25.0}
+    assert report.scores == {"legacy": 25.0, "strict": 18.2}  # strict: 8 of its 11 tests
     assert report.level_scores["legacy"].tests_passed < 10
 
 
 def test_unmodified_l4_prompt_code_gets_15(scored: dict[str, ScoreReport]) -> None:
-    assert scored["prompt-code-L4"].scores == {"legacy": 15.0}
+    assert scored["prompt-code-L4"].scores == {"legacy": 15.0, "strict": 0.0}
 
 
 def test_exit_at_import_scores_zero(scored: dict[str, ScoreReport]) -> None:
     report = scored["exit-at-import-L1"]
-    assert report.status == "ok" and report.scores == {"legacy": 0.0}
+    assert report.status == "ok" and report.scores == {"legacy": 0.0, "strict": 0.0}
     assert {t.outcome for t in report.tests} == {"error"}
     assert report.level_scores["legacy"].tests_total_original == 0
 
@@ -83,6 +87,6 @@ def test_killing_the_runner_loses_the_report_but_never_passes(
     # Same uid: the candidate can kill the runner itself (out of the runner's scope). Then no
     # report carries the nonce, and every test is an error: a model outcome, scored 0.
     report = scored["kill-everything-L1"]
-    assert report.status == "ok" and report.scores == {"legacy": 0.0}
+    assert report.status == "ok" and report.scores == {"legacy": 0.0, "strict": 0.0}
     assert {t.outcome for t in report.tests} == {"error"}
     assert all("no report from the runner" in t.message for t in report.tests)
