@@ -1,5 +1,6 @@
 """Infrastructure failures for real: a server that drops a connection makes an iteration
-incomplete (never scored), blocks the rest of its chain, and `resume` finishes it."""
+incomplete (never scored), blocks the rest of its chain, and `resume` finishes it; then
+`regrade` rescores the stored answers without asking the model again."""
 
 import json
 import os
@@ -10,9 +11,11 @@ from pathlib import Path
 import pytest
 import yaml
 
+from challenge.levels import Level
 from orchestrator.fakellm import Drop, FakeLlamaServer, FaultPlan, FaultRule, canned_answers
 from orchestrator.localstack import LocalStack
 from worker.dispatch import SCORE_QUEUE, llm_queue
+from worker.store import RecordStore
 
 pytestmark = [pytest.mark.slow, pytest.mark.docker, pytest.mark.redis]
 
@@ -55,3 +58,26 @@ def test_dropped_connection_blocks_the_chain_until_resume(
         chat = [r for r in server.requests if r.path.endswith("/chat/completions")]
         # L1 twice (dropped, then retried by resume), L2 and L4 once each: nothing re-asked
         assert sorted(r.level for r in chat) == ["L1", "L1", "L2", "L4"]
+
+        # regrade: pretend L4 was scored by an older scoring version with other points
+        store = RecordStore.from_url(redis_url)
+        old = store.get_attempt("flaky", "m", 1, Level.L4)
+        assert old is not None and old.scores == {"legacy": 15.0, "strict": 15.0}
+        old.scores = {"legacy": 3.0, "strict": 1.5}
+        old.scoring_version = "0.0.1+old"
+        store.save_attempt(old)
+        requests_before = len(server.requests)
+        regraded = jqbench("regrade", "flaky", "--output", str(output), env=env)
+        assert regraded.returncode == 0, regraded.stderr
+        assert len(server.requests) == requests_before  # no model was called
+        assert "L4" in regraded.stdout and "1.5" in regraded.stdout and "15" in regraded.stdout
+        new = store.get_attempt("flaky", "m", 1, Level.L4)
+        assert new is not None and new.scores == {"legacy": 15.0, "strict": 15.0}
+        assert new.scoring_version != "0.0.1+old"
+        assert new.previous_scores[-1]["scoring_version"] == "0.0.1+old"
+        assert new.previous_scores[-1]["scores"] == {"legacy": 3.0, "strict": 1.5}
+        rewritten = json.loads((output / "flaky" / "attempts" / "m" / "iter1" / "L4.json")
+                               .read_text())
+        assert rewritten["previous_scores"][-1]["scoring_version"] == "0.0.1+old"
+        result = json.loads((output / "flaky" / "result_m.json").read_text())
+        assert result["statistics_strict"]["all_scores"] == [65]
