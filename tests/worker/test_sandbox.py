@@ -91,11 +91,19 @@ def test_shell_command_unpacks_then_execs_under_timeout() -> None:
 
 def test_limits_defaults_and_validation() -> None:
     limits = SandboxLimits()
-    assert (limits.memory_mb, limits.pids, limits.cpus) == (512, 128, None)
+    assert (limits.memory_mb, limits.pids, limits.cpus) == (512, 256, None)
     assert (limits.wall_clock_s, limits.test_timeout_s) == (300, 60)
-    assert (limits.output_cap_bytes, limits.max_parallel_tests) == (4000, 16)
+    # a level's legacy and strict tests (L3: 15 + 16) run in one wave
+    assert (limits.output_cap_bytes, limits.max_parallel_tests) == (4000, 32)
     with pytest.raises(ValueError):
         SandboxLimits(memory_mb=0)
+
+
+def test_settings_defaults_give_the_default_limits() -> None:
+    from worker.flow import sandbox_limits
+    from worker.settings import Settings
+
+    assert sandbox_limits(Settings()) == SandboxLimits()
 
 
 def test_labels_always_carry_role_and_worker() -> None:
