@@ -14,7 +14,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from challenge.extraction import extract_code_legacy, extract_l5_files_legacy
+from challenge.bundle import candidate_files
+from challenge.extraction import extract_code_legacy
 from challenge.levels import CHAINED_LEVELS, Level, Profile
 from challenge.prompts import build_prompt
 from worker.callpolicy import backoff_s, call_with_policy
@@ -157,10 +158,8 @@ def generate_unit(services: Services, run_id: str, model: str, iteration: int, l
 
 
 def _gen_outcome(level: Level, reply: ChatReply) -> GenOutcome:
-    if level is Level.L5:
-        has_code = bool(extract_l5_files_legacy(reply.content))
-    else:
-        has_code = bool(extract_code_legacy(reply.content).strip())
+    """no_code only when no scoring profile finds code in the answer."""
+    has_code = any(candidate_files(reply.content, level, p) for p in SCORING_PROFILES)
     if reply.finish_reason == "length":
         return GenOutcome.TRUNCATED
     return GenOutcome.OK if has_code else GenOutcome.NO_CODE

@@ -27,10 +27,17 @@ def _services() -> Services:
     host = f"{socket.gethostname()}:{os.getpid()}"
     worker_id = settings.worker_id or host
 
+    clients: dict[str, tuple[ModelConfig, LlmClient]] = {}
+
     def chat_factory(config: ModelConfig, name: str) -> ChatFn:
-        api_key = os.environ.get(config.api_key_env) if config.api_key_env else None
-        client = LlmClient(config, name, api_key)
-        return client.chat
+        """One client (and connection pool) per model and config, kept for the process."""
+        cached = clients.get(name)
+        if cached is None or cached[0] != config:
+            if cached is not None:
+                cached[1].close()
+            api_key = os.environ.get(config.api_key_env) if config.api_key_env else None
+            cached = clients[name] = (config, LlmClient(config, name, api_key))
+        return cached[1].chat
 
     def sandbox_factory() -> Sandbox:
         return scoring_sandbox(settings, worker_id=worker_id)

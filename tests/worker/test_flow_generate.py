@@ -147,3 +147,14 @@ def test_truncated_answers_are_still_handed_on(redis_url: str) -> None:
     assert attempt is not None and attempt.gen_outcome is GenOutcome.TRUNCATED
     code, source = handoff(svc.store, run, "m", 1, Level.L2)
     assert source is Level.L1 and code == extract_code_legacy(code_answer("cut"))
+
+
+def test_code_only_strict_can_read_is_not_no_code(redis_url: str) -> None:
+    py_fence = "```py\nclass JobQueue:\n    pass\n```\n"  # the original regex misses ```py
+    model = ScriptedModel({Level.L4: [reply(py_fence)], Level.L5: [reply("No idea, sorry.")]})
+    svc = services(redis_url, model)
+    svc.store.save_run(make_run())
+    l4 = generate_unit(svc, "r1", "m", 1, Level.L4)
+    l5 = generate_unit(svc, "r1", "m", 1, Level.L5)
+    assert l4 is not None and l4.gen_outcome is GenOutcome.OK
+    assert l5 is not None and l5.gen_outcome is GenOutcome.NO_CODE
