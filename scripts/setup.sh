@@ -12,6 +12,9 @@ cd "$here"
 say() { echo "setup: $*" >&2; }
 die() { echo "setup: error: $*" >&2; exit 1; }
 
+python3 -c 'import sys; sys.exit(sys.version_info < (3, 11))' 2>/dev/null \
+    || die "Python 3.11 or newer is needed as python3 (found: $(python3 --version 2>&1))"
+
 need_pkgs=()
 command -v redis-server >/dev/null || need_pkgs+=(redis-server)
 command -v dockerd >/dev/null || docker info >/dev/null 2>&1 || need_pkgs+=(docker.io)

@@ -45,3 +45,9 @@ def test_load_errors(tmp_path: Path) -> None:
     broken.write_text("models: [\n")
     with pytest.raises(ConfigError, match="not valid YAML"):
         load_models(broken)
+
+
+def test_the_shipped_example_is_valid() -> None:
+    example = Path(__file__).resolve().parents[2] / "models.example.yaml"
+    models = load_models(example)
+    assert models["qwen35-27b-q4"].slots == 2 and models["qwen35-27b-q3"].max_tokens == 8192
