@@ -26,8 +26,9 @@ from dataclasses import dataclass, field
 MAX_ZYGOTES = 4
 #: Seconds a zygote may take to import pytest and report ready.
 ZYGOTE_START_TIMEOUT_S = 60.0
-#: After its result pipe closed, how long to wait for a test's exit status (for the message).
-EOF_GRACE_S = 1.0
+#: After its result pipe closed, how long to wait for a test's exit status (only for the
+#: message; the zygote can be slow to reap under load, e.g. while it kills a fork bomb).
+EOF_GRACE_S = 5.0
 #: After a valid result, how long a test's process may take to exit before it is killed.
 EXIT_GRACE_S = 2.0
 #: Bytes of a result pipe read at most; a valid result line is far shorter.
