@@ -187,7 +187,7 @@ def demo(
     raise typer.Exit(run_demo(_settings(), iterations, output))
 
 
-MULTI_VALUE_OPTIONS = frozenset({"--models", "-m", "--levels", "-l"})
+MULTI_VALUE_OPTIONS = frozenset({"--models", "-m", "--levels", "-l", "--worker"})
 
 
 def expand_multi_value_options(argv: list[str]) -> list[str]:

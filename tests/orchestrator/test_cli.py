@@ -108,3 +108,13 @@ def test_submit_waits_for_a_loading_server_then_status_and_results_work_mid_run(
 
     unknown = jqbench("status", "no-such-run", env=env)
     one_error_line(unknown, 2, "no run 'no-such-run'")
+
+
+def test_options_take_several_values_after_one_flag() -> None:
+    from orchestrator.cli import expand_multi_value_options as expand
+
+    assert expand(["submit", "--models", "a", "b", "--iterations", "2", "-l", "L1", "L4",
+                   "--wait"]) == ["submit", "--models", "a", "--models", "b", "--iterations",
+                                  "2", "-l", "L1", "-l", "L4", "--wait"]
+    assert expand(["status", "r1", "--json"]) == ["status", "r1", "--json"]
+    assert expand(["submit", "--models=a", "b"]) == ["submit", "--models=a", "b"]
