@@ -34,6 +34,10 @@ EXTRACTORS: dict[Profile, Extractor] = {
 }
 
 
+#: Per profile: niceness of its test processes (see PlannedTest.cpu_nice).
+CPU_NICE: dict[Profile, int] = {Profile.LEGACY: 0, Profile.STRICT: 10}
+
+
 def is_safe_l5_name(name: str) -> bool:
     """True for a file name an L5 candidate may have, such as "queue/core.py"."""
     return _SAFE_L5_NAME.fullmatch(name) is not None
@@ -88,7 +92,8 @@ def build_bundle(
             files[f"{root}/{_candidate_path(level, name)}"] = body
         tests.extend(
             PlannedTest(
-                profile=profile, id=case.id, cwd=root, file=case.file, function=case.function
+                profile=profile, id=case.id, cwd=root, file=case.file, function=case.function,
+                cpu_nice=CPU_NICE[profile],
             )
             for case in cases
         )

@@ -21,6 +21,9 @@ class PlannedTest(BaseModel):
     """Suite file, relative to `cwd`."""
     function: str
     """Test function name inside `file`."""
+    cpu_nice: int = 0
+    """Niceness of the test's process. Legacy tests wait fixed times, so they are the ones a
+    busy CPU can fail; strict tests wait with deadlines, so they yield the CPU to them."""
 
 
 class SandboxPlan(BaseModel):

@@ -252,6 +252,7 @@ class Scheduler:
             "op": "run", "index": run.index, "token": run.token,
             "cwd": os.path.normpath(os.path.join(self.root, spec["cwd"])),
             "file": spec["file"], "function": spec["function"], "deadline": deadline,
+            "nice": int(spec.get("cpu_nice", 0)),
         }
         try:
             socket.send_fds(self.zygote_sock, [json.dumps(message).encode()],

@@ -172,6 +172,9 @@ def _child(spec: dict, result_fd: int, output_fd: int) -> None:
     status = 70
     try:
         os.setsid()
+        if spec.get("nice"):
+            with contextlib.suppress(OSError):  # best effort: a priority, never a verdict
+                os.nice(int(spec["nice"]))
         signal.set_wakeup_fd(-1)
         for signum in (*IGNORED_SIGNALS, signal.SIGCHLD):
             signal.signal(signum, signal.SIG_DFL)
