@@ -5,6 +5,8 @@ import json
 import os
 import subprocess
 import sys
+import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -32,8 +34,22 @@ def one_error_line(result: subprocess.CompletedProcess[str], code: int, fragment
 
 @pytest.fixture
 def server() -> Iterator[FakeLlamaServer]:
-    with FakeLlamaServer(canned_answers("reference"), slots=2, load_s=1.0) as fake:
+    """A server that stays loading until it has answered a /health check with 503."""
+    with FakeLlamaServer(canned_answers("reference"), slots=2) as fake:
+        fake.set_loading(True)
+
+        def ready_after_first_health_check() -> None:
+            deadline = time.monotonic() + 60
+            while time.monotonic() < deadline:
+                if any(r.path == "/health" and r.status == 503 for r in fake.requests):
+                    fake.set_loading(False)
+                    return
+                time.sleep(0.05)
+
+        watcher = threading.Thread(target=ready_after_first_health_check, daemon=True)
+        watcher.start()
         yield fake
+        watcher.join(5)
 
 
 def models_file(tmp_path: Path, **models: str) -> Path:
