@@ -33,6 +33,15 @@ class LevelScore(BaseModel):
     """The original's count: passed + 2 x failed, errors and skips not counted, 0 without code."""
 
 
+def _set_outcomes(level: Level, profile: Profile, outcomes: Sequence[TestOutcome]
+                  ) -> tuple[set[str], dict[str, str]]:
+    """The ids of the level's test set under `profile`, and the last outcome reported for
+    each of them; outcomes of other profiles or outside the set are ignored."""
+    expected = {test.id for test in test_cases(level, profile)}
+    by_id = {o.id: o.outcome for o in outcomes if o.profile == profile and o.id in expected}
+    return expected, by_id
+
+
 def legacy_points(level: Level, outcomes: Sequence[TestOutcome], has_code: bool) -> LevelScore:
     """Score a level by the original rules: 5 points a passing test (L4: 15), capped per level.
 
@@ -41,12 +50,7 @@ def legacy_points(level: Level, outcomes: Sequence[TestOutcome], has_code: bool)
     nothing ran: 0 points, 0 passed, tests_total_original 0.
     """
     level = Level(level)
-    expected = {test.id for test in test_cases(level, Profile.LEGACY)}
-    by_id = {
-        outcome.id: outcome.outcome
-        for outcome in outcomes
-        if outcome.profile == Profile.LEGACY and outcome.id in expected
-    }
+    expected, by_id = _set_outcomes(level, Profile.LEGACY, outcomes)
     passed = sum(kind == "passed" for kind in by_id.values()) if has_code else 0
     failed = sum(kind == "failed" for kind in by_id.values()) if has_code else 0
     points = min(passed * LEGACY_POINTS_PER_TEST[level], MAX_POINTS[level])
@@ -76,12 +80,7 @@ def strict_points(level: Level, outcomes: Sequence[TestOutcome], has_code: bool)
     always 0: the original's count (failures counted twice) has no meaning for these tests.
     """
     level = Level(level)
-    expected = {test.id for test in test_cases(level, Profile.STRICT)}
-    by_id = {
-        outcome.id: outcome.outcome
-        for outcome in outcomes
-        if outcome.profile == Profile.STRICT and outcome.id in expected
-    }
+    expected, by_id = _set_outcomes(level, Profile.STRICT, outcomes)
     passed = sum(kind == "passed" for kind in by_id.values()) if has_code else 0
     fraction = passed / len(expected)
     if level in STRICT_ALL_OR_NOTHING:
