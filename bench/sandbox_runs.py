@@ -15,7 +15,7 @@ from challenge.levels import Level, Profile
 from challenge.plan import PlannedTest, SandboxPlan
 from worker._docker import DockerSandbox
 from worker.sandbox import SandboxLimits
-from worker.scoring import RUNNER_COMMAND, parse_report, runner_files, score_answer
+from worker.scorer import RUNNER_COMMAND, parse_report, runner_files, score_answer
 
 IMAGE = "jqbench-sandbox:latest"
 TRIVIAL = "".join(f"def test_{i}():\n    assert True\n" for i in range(32))

@@ -15,7 +15,7 @@ from challenge.levels import LEVELS, Level, Profile
 from challenge.points import SCORE_RULES
 from worker._docker import DockerSandbox
 from worker.sandbox import SandboxLimits
-from worker.scoring import score_answer
+from worker.scorer import score_answer
 from worker.settings import Settings
 
 

@@ -1,6 +1,6 @@
 """`jqbench regrade RUN_ID`: score a run's stored answers again, without calling any model.
 
-Uses the same scoring function as the score workers (worker.scoring.score_answer) and keeps
+Uses the same scoring function as the score workers (worker.scorer.score_answer) and keeps
 each attempt's earlier scores, with their scoring version, in `previous_scores`.
 """
 
@@ -13,7 +13,7 @@ from challenge.levels import Level, Profile
 from worker.flow import apply_report, sandbox_limits
 from worker.records import Attempt, Run, utc_now
 from worker.sandbox import Sandbox
-from worker.scoring import score_answer
+from worker.scorer import score_answer
 from worker.settings import Settings
 from worker.store import RecordStore
 

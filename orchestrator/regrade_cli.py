@@ -8,7 +8,7 @@ from orchestrator.console import err, out
 from orchestrator.regrade import regrade_run
 from orchestrator.submitting import load_run, write_and_summarise
 from worker.records import Attempt
-from worker.scoring import SCORING_PROFILES
+from worker.scorer import SCORING_PROFILES
 from worker.settings import Settings
 from worker.slots import scoring_sandbox
 from worker.versions import scoring_version

@@ -9,7 +9,7 @@ from challenge.levels import Level
 from orchestrator.console import out
 from worker.errors import ConfigError
 from worker.flow import sandbox_limits
-from worker.scoring import ScoreReport, score_answer
+from worker.scorer import ScoreReport, score_answer
 from worker.settings import Settings
 from worker.slots import scoring_sandbox
 

@@ -24,7 +24,7 @@ from worker.dispatch import Dispatcher
 from worker.llm import ChatReply, request_body
 from worker.records import Attempt, AttemptStatus, GenOutcome, Run, utc_now
 from worker.sandbox import Sandbox, SandboxLimits, SandboxUnavailable
-from worker.scoring import SCORING_PROFILES, ScoreReport, score_answer
+from worker.scorer import SCORING_PROFILES, ScoreReport, score_answer
 from worker.settings import Settings
 from worker.store import RecordStore
 from worker.versions import scoring_version

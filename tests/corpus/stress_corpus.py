@@ -2,7 +2,7 @@
 
     .venv/bin/python tests/corpus/stress_corpus.py [--rounds 3] [--concurrency 6] [--only L2]
 
-Every entry is scored `--rounds` times through `worker.scoring.score_answer` (both profiles,
+Every entry is scored `--rounds` times through `worker.scorer.score_answer` (both profiles,
 real Docker), `--concurrency` sandboxes at a time (more than the host's cores on purpose).
 Prints, per entry, whether every round gave the manifest's strict outcome (the exact set of
 strict tests that did not pass) and, where the manifest asserts one, the legacy points; and
@@ -24,7 +24,7 @@ from corpus import LIMITS, Entry, load_corpus
 
 from challenge.levels import Profile
 from worker._docker import DockerSandbox
-from worker.scoring import score_answer
+from worker.scorer import score_answer
 
 IMAGE = "jqbench-sandbox:latest"
 

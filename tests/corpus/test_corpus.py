@@ -2,7 +2,7 @@
 
 The manifest is checked on its own first (fast): each strict expectation must follow from
 its failing tests by the strict rules, so the arithmetic in it cannot drift. Then every entry
-is scored once through `worker.scoring.score_answer` in real Docker, under both profiles from
+is scored once through `worker.scorer.score_answer` in real Docker, under both profiles from
 the same sandbox run, by a module fixture (a few sandboxes at once: the load is welcome, as
 strict outcomes must not depend on it); the parametrized tests read its reports.
 """
@@ -16,7 +16,7 @@ from challenge.extraction_strict import strict_candidate_files
 from challenge.levels import Profile
 from challenge.points import strict_points
 from worker._docker import DockerSandbox
-from worker.scoring import ScoreReport, score_answer
+from worker.scorer import ScoreReport, score_answer
 
 from .corpus import ANSWERS_DIR, CANNED_PREFIX, LIMITS, Entry, load_corpus
 

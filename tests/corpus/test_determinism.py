@@ -16,7 +16,7 @@ import pytest
 from challenge.answers import canned_answer
 from challenge.levels import LEVELS, Level, Profile
 from worker._docker import DockerSandbox
-from worker.scoring import ScoreReport, score_answer
+from worker.scorer import ScoreReport, score_answer
 
 from .corpus import LIMITS, Entry, load_corpus
 

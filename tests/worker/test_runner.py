@@ -12,7 +12,7 @@ from challenge.plan import PlannedTest, SandboxPlan
 from challenge.sandbox.scheduler import TailBuffer, parse_result_line
 from worker._docker import DockerSandbox
 from worker.sandbox import ExecResult, SandboxLimits
-from worker.scoring import RUNNER_COMMAND, parse_report, runner_files
+from worker.scorer import RUNNER_COMMAND, parse_report, runner_files
 
 LIMITS = SandboxLimits(memory_mb=256, pids=64, wall_clock_s=40)
 

@@ -14,7 +14,7 @@ import pytest
 from challenge.answers import canned_answer
 from challenge.levels import Level, Profile
 from worker.sandbox import ExecResult, SandboxLimits, SandboxUnavailable
-from worker.scoring import parse_report, runner_command, score_answer
+from worker.scorer import parse_report, runner_command, score_answer
 
 LIMITS = SandboxLimits(wall_clock_s=100, test_timeout_s=7, max_parallel_tests=3,
                        output_cap_bytes=300)

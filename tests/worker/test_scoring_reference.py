@@ -14,7 +14,7 @@ from challenge.levels import Level
 from challenge.prompts import prompt_text
 from worker._docker import DockerSandbox
 from worker.sandbox import SandboxLimits
-from worker.scoring import ScoreReport, score_answer
+from worker.scorer import ScoreReport, score_answer
 
 pytestmark = pytest.mark.docker
 
