@@ -1,8 +1,10 @@
-"""Answer -> code, by the original benchmark's rules (SPEC §2), quirks included.
+"""Answer -> code, by the original benchmark's rules (docs/challenge.md §2), quirks included.
 
 The legacy profile must reproduce the published numbers, so nothing here is "fixed": no
 newline normalisation, ```py / ```python3 / CRLF fences do not match, and the L5 splitter keeps
-fence text in bodies when a model fences each file. A `strict` extractor belongs beside these.
+fence text in bodies when a model fences each file. The `strict` profile's extractor,
+`challenge.extraction_strict` (docs/scoring.md §3), reads the same answers as the model meant
+them.
 """
 
 import re

@@ -1,4 +1,4 @@
-"""Answer -> code as the model meant it: the `strict` profile's extraction (issue 3, point 1).
+"""Answer -> code as the model meant it: the `strict` profile's extraction (docs/scoring.md §3).
 
 Legacy extraction (`challenge.extraction`) reproduces the original's regexes, quirks
 included; this reads the same answers but tolerates how models really format them:

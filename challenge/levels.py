@@ -1,4 +1,4 @@
-"""The five levels of the Job Queue Challenge and their point caps (SPEC §4)."""
+"""The five levels of the Job Queue Challenge and their point caps (docs/challenge.md §4)."""
 
 from enum import StrEnum
 

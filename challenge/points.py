@@ -1,11 +1,14 @@
-"""Per-test outcomes -> points for one level, per profile (legacy: SPEC §4; strict: issue 3)."""
+"""Per-test outcomes -> points for one level, per profile.
+
+Legacy: docs/challenge.md §4; strict: docs/scoring.md §5.
+"""
 
 from collections.abc import Callable, Sequence
 
 from pydantic import BaseModel
 
 from challenge.levels import MAX_POINTS, Level, Profile
-from challenge.outcomes import TestOutcome
+from challenge.outcomes import OutcomeKind, TestOutcome
 from challenge.suite_index import test_cases
 
 #: Legacy points per passing test; the level's cap (`MAX_POINTS`) still applies.
@@ -34,7 +37,7 @@ class LevelScore(BaseModel):
 
 
 def _set_outcomes(level: Level, profile: Profile, outcomes: Sequence[TestOutcome]
-                  ) -> tuple[set[str], dict[str, str]]:
+                  ) -> tuple[set[str], dict[str, OutcomeKind]]:
     """The ids of the level's test set under `profile`, and the last outcome reported for
     each of them; outcomes of other profiles or outside the set are ignored."""
     expected = {test.id for test in test_cases(level, profile)}

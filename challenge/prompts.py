@@ -1,4 +1,7 @@
-"""The prompts of the Job Queue Challenge and the chat message built from them (SPEC §1)."""
+"""The prompts of the Job Queue Challenge and the chat message built from them.
+
+See docs/challenge.md §1.
+"""
 
 from challenge._resources import read_text
 from challenge.levels import Level

@@ -1,4 +1,6 @@
-"""Which suite tests run for a level under a profile, and their stable ids (SPEC §3-4).
+"""Which suite tests run for a level under a profile, and their stable ids.
+
+Legacy: docs/challenge.md §3-4; strict: docs/scoring.md §4-5.
 
 The suites in `challenge/suites/` are data for the sandbox. Their test functions are read
 from the source with `ast` (never imported: they import the candidate), so a suite file is
@@ -28,8 +30,8 @@ SUPPORT_FILES: dict[Profile, tuple[str, ...]] = {
     Profile.STRICT: ("strict_support.py",),
 }
 
-#: Per profile, whose tests run when a level is scored. Legacy: SPEC §4. Strict: the same
-#: sets, so that a regression of an earlier level in L2 or L3 costs points there.
+#: Per profile, whose tests run when a level is scored. Legacy: docs/challenge.md §4. Strict:
+#: the same sets, so that a regression of an earlier level in L2 or L3 costs points there.
 LEVEL_TEST_SETS: dict[Profile, dict[Level, tuple[Level, ...]]] = {
     profile: {
         Level.L1: (Level.L1,),

@@ -73,11 +73,12 @@ class LocalStack:
     def _spawn(self, name: str, argv: Sequence[str], env: dict[str, str] | None = None
                ) -> Child:
         log_path = self.workdir / f"{name}.log"
-        log = log_path.open("wb")
-        process = subprocess.Popen(
-            list(argv), stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-            env={**os.environ, **(env or {})}, start_new_session=True,
-        )
+        # the child inherits the log file; our copy of the handle is closed once it is started
+        with log_path.open("wb") as log:
+            process = subprocess.Popen(
+                list(argv), stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                env={**os.environ, **(env or {})}, start_new_session=True,
+            )
         child = Child(name, process, log_path=log_path)
         self.children.append(child)
         return child
@@ -114,7 +115,7 @@ class LocalStack:
         """A fake llama-server in its own process; returns once it listens."""
         log_requests = self.workdir / f"{name}.requests.jsonl"
         child = self._spawn(name, [
-            sys.executable, "-m", "orchestrator.fakellm", "--port", "0", "--answers", answers,
+            sys.executable, "-m", "fakellm", "--port", "0", "--answers", answers,
             "--slots", str(slots), "--alias", name, "--tokens-per-s", str(tokens_per_s),
             "--log-requests", str(log_requests), *extra_args,
         ])

@@ -7,9 +7,7 @@ from collections.abc import Sequence
 from challenge.fingerprint import challenge_fingerprint
 from challenge.levels import LEVELS, Level
 from worker.config import ModelConfig
-from worker.dispatch import Dispatcher
 from worker.errors import ConfigError
-from worker.flow import first_units
 from worker.records import EndpointFacts, Fingerprint, Run, RunSpec, utc_now
 from worker.versions import harness_version
 
@@ -57,14 +55,3 @@ def build_run(
             sandbox_image=sandbox_image,
         ),
     )
-
-
-def enqueue_run(run: Run, dispatcher: Dispatcher) -> int:
-    """Send every chain head and independent level; returns the number of units sent."""
-    sent = 0
-    for iteration in range(1, run.spec.iterations + 1):
-        for model in run.spec.models:
-            for level in first_units(run):
-                dispatcher.send_generate(run.run_id, model, iteration, level)
-                sent += 1
-    return sent

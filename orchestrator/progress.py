@@ -6,11 +6,12 @@ from enum import StrEnum
 
 from pydantic import BaseModel
 
-from challenge.levels import Level
-from worker.flow import chained_levels
+from worker import chain
 from worker.records import Attempt, AttemptStatus, Run
+from worker.unit import Unit
 
-AttemptMap = Mapping[tuple[str, int, Level], Attempt]
+AttemptMap = Mapping[Unit, Attempt]
+"""A run's attempts keyed by unit, as `RecordStore.get_attempts` gives them."""
 
 
 class UnitState(StrEnum):
@@ -22,22 +23,16 @@ class UnitState(StrEnum):
     """An earlier link of its chain hit an infrastructure error: it waits for `resume`."""
 
 
-def unit_state(run: Run, attempts: AttemptMap, model: str, iteration: int, level: Level
-               ) -> UnitState:
-    attempt = attempts.get((model, iteration, level))
+def unit_state(run: Run, attempts: AttemptMap, unit: Unit) -> UnitState:
+    attempt = attempts.get(unit)
     if attempt is not None:
         if attempt.status is AttemptStatus.SCORED:
             return UnitState.SCORED
         if attempt.status is AttemptStatus.INFRA_ERROR:
             return UnitState.INFRA_ERROR
         return UnitState.PENDING
-    chain = chained_levels(run)
-    if level in chain:
-        for earlier in chain[: chain.index(level)]:
-            previous = attempts.get((model, iteration, earlier))
-            if (previous is not None and previous.status is AttemptStatus.INFRA_ERROR
-                    and previous.infra_stage == "generate"):
-                return UnitState.BLOCKED
+    if chain.is_blocked(run, unit, attempts):
+        return UnitState.BLOCKED
     return UnitState.PENDING
 
 
@@ -73,13 +68,20 @@ class RunProgress(BaseModel):
     def total(self) -> int:
         return sum(m.total for m in self.models)
 
+    def as_json(self) -> dict[str, object]:
+        """The shape of `jqbench status --json` and run.json's "progress"."""
+        return {
+            "run_id": self.run_id, "done": self.done, "complete": self.complete,
+            "finished": self.finished, "total": self.total,
+            "models": {m.model: {"total": m.total, **m.counts} for m in self.models},
+        }
+
 
 def run_progress(run: Run, attempts: AttemptMap) -> RunProgress:
-    models = []
-    for model in run.spec.models:
-        counts: Counter[str] = Counter()
-        for iteration in range(1, run.spec.iterations + 1):
-            for level in run.spec.levels:
-                counts[unit_state(run, attempts, model, iteration, level).value] += 1
-        models.append(ModelProgress(model=model, total=sum(counts.values()), counts=dict(counts)))
-    return RunProgress(run_id=run.run_id, models=models)
+    counts: dict[str, Counter[str]] = {model: Counter() for model in run.spec.models}
+    for unit in run.units():
+        counts[unit.model][unit_state(run, attempts, unit).value] += 1
+    return RunProgress(run_id=run.run_id, models=[
+        ModelProgress(model=model, total=sum(c.values()), counts=dict(c))
+        for model, c in counts.items()
+    ])

@@ -1,6 +1,6 @@
-"""`jqbench regrade RUN_ID`: score a run's stored answers again, without calling any model.
+"""Regrading: score a run's stored answers again, without calling any model.
 
-Uses the same scoring function as the score workers (worker.scorer.score_answer) and keeps
+Uses the same scoring function as the score workers (`worker.scorer.score_answer`) and keeps
 each attempt's earlier scores, with their scoring version, in `previous_scores`.
 """
 
@@ -9,13 +9,13 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
-from challenge.levels import Level, Profile
-from worker.flow import apply_report, sandbox_limits
+from challenge.levels import Level
 from worker.records import Attempt, Run, utc_now
-from worker.sandbox import Sandbox
+from worker.sandbox import LABEL_RUN, Sandbox, sandbox_limits
 from worker.scorer import score_answer
 from worker.settings import Settings
 from worker.store import RecordStore
+from worker.versions import scoring_version
 
 
 @dataclass(frozen=True)
@@ -33,8 +33,7 @@ def regradable(attempt: Attempt) -> bool:
     return not attempt.failed_at_generate
 
 
-def regrade_attempt(attempt: Attempt, sandbox: Sandbox, settings: Settings,
-                    profiles: tuple[Profile, ...]) -> list[Change]:
+def regrade_attempt(attempt: Attempt, sandbox: Sandbox, settings: Settings) -> list[Change]:
     before = dict(attempt.scores)
     if attempt.scoring_version is not None:
         attempt.previous_scores.append({
@@ -45,8 +44,8 @@ def regrade_attempt(attempt: Attempt, sandbox: Sandbox, settings: Settings,
         })
     attempt.score_started_at = utc_now()
     report = score_answer(attempt.answer, attempt.level, sandbox, sandbox_limits(settings),
-                          profiles=profiles, labels={"org.jqbench.run_id": attempt.run_id})
-    apply_report(attempt, report)
+                          labels={LABEL_RUN: attempt.run_id})
+    attempt.record_scoring(report, scoring_version())
     attempt.score_finished_at = utc_now()
     return [
         Change(attempt.model, attempt.iteration, attempt.level, profile, before.get(profile),
@@ -61,7 +60,6 @@ def regrade_run(
     run: Run,
     sandbox_factory: Callable[[], Sandbox],
     settings: Settings,
-    profiles: tuple[Profile, ...],
     *,
     parallel: int | None = None,
     on_done: Callable[[Attempt], None] | None = None,
@@ -70,7 +68,7 @@ def regrade_run(
     attempts = [a for a in store.get_attempts(run).values() if regradable(a)]
 
     def one(attempt: Attempt) -> list[Change]:
-        changes = regrade_attempt(attempt, sandbox_factory(), settings, profiles)
+        changes = regrade_attempt(attempt, sandbox_factory(), settings)
         store.save_attempt(attempt)
         if on_done:
             on_done(attempt)

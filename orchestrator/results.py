@@ -1,4 +1,4 @@
-"""Result files of a run, written from its records (DESIGN.md, Results; SPEC §5).
+"""Result files of a run, written from its records (docs/challenge.md §5).
 
 Layout under `<out_dir>/<run_id>/`:
     run.json                              spec, config (key *names* only), fingerprint,
@@ -37,6 +37,7 @@ from orchestrator._files import write_text_atomic
 from orchestrator.progress import run_progress
 from orchestrator.statistics import AttemptMap, ModelStatistics, model_statistics, scored_profiles
 from worker.records import Attempt, Run
+from worker.unit import Unit
 
 _SAFE_NAME = re.compile(r"^[A-Za-z0-9._-]+$")
 _ARTIFACT_NAME = re.compile(r"^L[1-5]_job_queue\.py$")
@@ -60,7 +61,7 @@ class ResultPaths:
 
 def write_results(
     run: Run,
-    attempts: Mapping[tuple[str, int, Level], Attempt],
+    attempts: Mapping[Unit, Attempt],
     out_dir: Path,
     *,
     now: datetime | None = None,
@@ -80,9 +81,9 @@ def write_results(
         results[model] = _write_json(root / f"result_{model}.json",
                                      result_document(run, attempts, model, now))
         legacy = model_statistics(run, attempts, model, Profile.LEGACY)
-        artifacts += _write_artifacts(root / "artifacts" / model, attempts, legacy)
-    attempt_paths = [_write_attempt(root, key, attempt)
-                     for key, attempt in sorted(attempts.items(), key=_key_order)]
+        artifacts += _write_artifacts(root / "artifacts" / model, run.run_id, attempts, legacy)
+    attempt_paths = [_write_attempt(root, attempt)
+                     for _, attempt in sorted(attempts.items(), key=_key_order)]
     return ResultPaths(root=root, run_json=run_json, results=results,
                        artifacts=artifacts, attempts=attempt_paths)
 
@@ -96,9 +97,9 @@ def run_document(run: Run, attempts: AttemptMap, now: datetime) -> dict[str, Any
         for state, count in model.counts.items():
             counts[state] = counts.get(state, 0) + count
     document = run.model_dump(mode="json")
-    versions = next((a.sandbox_versions for a in attempts.values() if a.sandbox_versions), {})
-    document["fingerprint"]["sandbox_python"] = versions.get("python")
-    document["fingerprint"]["sandbox_pytest"] = versions.get("pytest")
+    report = next((a.report for a in attempts.values() if a.report and a.report.python), None)
+    document["fingerprint"]["sandbox_python"] = report.python if report else None
+    document["fingerprint"]["sandbox_pytest"] = report.pytest if report else None
     return {
         **document,
         "written_at": now.isoformat(),
@@ -115,7 +116,8 @@ def run_document(run: Run, attempts: AttemptMap, now: datetime) -> dict[str, Any
 
 def result_document(run: Run, attempts: AttemptMap, model: str, now: datetime
                     ) -> dict[str, Any]:
-    """result_<model>.json: SPEC §5's schema for legacy, then the same keys per further profile."""
+    """result_<model>.json: the original's schema (docs/challenge.md §5) for legacy, then the
+    same keys for each further profile."""
     config = run.models[model]
     document: dict[str, Any] = {
         "model_id": config.model_id(model),
@@ -193,12 +195,14 @@ def port_of(base_url: str) -> int | None:
         return None
 
 
-def _write_artifacts(directory: Path, attempts: AttemptMap, stats: ModelStatistics) -> list[Path]:
+def _write_artifacts(directory: Path, run_id: str, attempts: AttemptMap,
+                     stats: ModelStatistics) -> list[Path]:
     """Write the best iteration's non-empty artifacts; drop ones a previous best left behind."""
     wanted: dict[Path, str] = {}
     if stats.best_iteration is not None:
         for entry in stats.best_levels:
-            text = artifact_text(attempts[(stats.model, stats.best_iteration, entry.level)])
+            unit = Unit(run_id, stats.model, stats.best_iteration, entry.level)
+            text = artifact_text(attempts[unit])
             if text.strip():
                 wanted[directory / f"{entry.level.value}_job_queue.py"] = text
     if directory.is_dir():
@@ -210,10 +214,9 @@ def _write_artifacts(directory: Path, attempts: AttemptMap, stats: ModelStatisti
     return list(wanted)
 
 
-def _write_attempt(root: Path, key: tuple[str, int, Level], attempt: Attempt) -> Path:
-    model, iteration, level = key
-    path = (root / "attempts" / _safe_name(model, "model name") / f"iter{int(iteration)}"
-            / f"{Level(level).value}.json")
+def _write_attempt(root: Path, attempt: Attempt) -> Path:
+    path = (root / "attempts" / _safe_name(attempt.model, "model name")
+            / f"iter{int(attempt.iteration)}" / f"{attempt.level.value}.json")
     write_text_atomic(path, _json(attempt.model_dump(mode="json")))
     return path
 
@@ -227,9 +230,9 @@ def _json(document: Any) -> str:
     return json.dumps(document, indent=2, ensure_ascii=False) + "\n"
 
 
-def _key_order(item: tuple[tuple[str, int, Level], Attempt]) -> tuple[str, int, int]:
-    (model, iteration, level), _ = item
-    return model, iteration, Level(level).number
+def _key_order(item: tuple[Unit, Attempt]) -> tuple[str, int, int]:
+    unit, _ = item
+    return unit.model, unit.iteration, unit.level.number
 
 
 def _safe_name(name: str, what: str) -> str:

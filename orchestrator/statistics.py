@@ -1,9 +1,10 @@
 """Per-model statistics under one scoring profile, computed from Attempt records only.
 
-DESIGN.md (Statistics) and SPEC §5: numbers are taken over *complete* iterations only, so an
-iteration our infrastructure broke never drags a model's average down; such iterations are
-listed apart with the reason. Everything here is pure (no I/O, no clock), so `status`,
-`results` and reports give the same numbers from the same records, mid-run or later.
+docs/architecture.md (Statistics) and docs/challenge.md §5: numbers are taken over
+*complete* iterations only, so an iteration our infrastructure broke never drags a model's
+average down; such iterations are listed apart with the reason. Everything here is pure (no
+I/O, no clock), so `status`, `results` and reports give the same numbers from the same
+records, mid-run or later.
 
 Choices where the design is silent:
 - An iteration without any record yet (mid-run) is incomplete like any other, its levels
@@ -21,9 +22,10 @@ from pydantic import BaseModel
 
 from challenge.levels import LEVELS, MAX_POINTS, Level, Profile
 from worker.records import Attempt, AttemptStatus, GenOutcome, Run
+from worker.unit import Unit
 
-AttemptMap = Mapping[tuple[str, int, Level], Attempt]
-"""Attempts of a run keyed by (model, iteration, level), as `RecordStore.get_attempts` gives."""
+AttemptMap = Mapping[Unit, Attempt]
+"""Attempts of a run keyed by unit, as `RecordStore.get_attempts` gives them."""
 
 Number = int | float
 
@@ -104,10 +106,10 @@ def max_points(levels: Iterable[Level]) -> int:
 
 
 def iteration_levels(
-    attempts: AttemptMap, model: str, iteration: int, levels: Iterable[Level]
+    run: Run, attempts: AttemptMap, model: str, iteration: int, levels: Iterable[Level]
 ) -> dict[Level, Attempt | None]:
     """The records of one iteration's selected levels, None where there is none yet."""
-    return {level: attempts.get((model, iteration, level)) for level in levels}
+    return {level: attempts.get(Unit(run.run_id, model, iteration, level)) for level in levels}
 
 
 def incomplete_levels(slots: Mapping[Level, Attempt | None]) -> dict[Level, LevelState]:
@@ -183,7 +185,7 @@ def model_statistics(run: Run, attempts: AttemptMap, model: str, profile: Profil
     totals: list[float] = []
     incomplete: list[IncompleteIteration] = []
     for iteration in range(1, run.spec.iterations + 1):
-        slots = iteration_levels(attempts, model, iteration, levels)
+        slots = iteration_levels(run, attempts, model, iteration, levels)
         reasons = incomplete_levels(slots)
         if reasons:
             incomplete.append(IncompleteIteration(iteration=iteration, levels=reasons))
@@ -198,7 +200,8 @@ def model_statistics(run: Run, attempts: AttemptMap, model: str, profile: Profil
         best = max(totals)
         best_iteration = complete[totals.index(best)]
         best_levels = [
-            level_breakdown(attempts[(model, best_iteration, level)], profile) for level in levels
+            level_breakdown(attempts[Unit(run.run_id, model, best_iteration, level)], profile)
+            for level in levels
         ]
     return ModelStatistics(
         model=model,
@@ -215,7 +218,7 @@ def model_statistics(run: Run, attempts: AttemptMap, model: str, profile: Profil
         max_points=available,
         subset=is_subset(run),
         percentage=round(max(totals) / available * 100, 1) if totals else None,
-        total_duration_ms=model_duration_ms(a for (m, _, _), a in attempts.items() if m == model),
+        total_duration_ms=model_duration_ms(a for u, a in attempts.items() if u.model == model),
         best_levels=best_levels,
     )
 

@@ -15,9 +15,9 @@ while [ $# -gt 0 ]; do
 done
 context="$(mktemp -d)"
 trap 'rm -rf "$context"' EXIT
-cp "$here/docker/harness.Dockerfile" "$context/"
-echo "building wheels of jqbench and its dependencies"
-python3 -m pip wheel --quiet -w "$context/wheels" "$here"
+cp "$here/docker/harness.Dockerfile" "$here/constraints.txt" "$context/"
+echo "building wheels of jqbench[flower] and its dependencies (pinned by constraints.txt)"
+python3 -m pip wheel --quiet -w "$context/wheels" -c "$here/constraints.txt" "$here[flower]"
 DOCKER_BUILDKIT=0 docker build --quiet -f "$context/harness.Dockerfile" "${build_args[@]}" \
     -t "$image" "$context" >/dev/null
 docker image inspect --format '{{.Id}}' "$image"

@@ -4,7 +4,8 @@
 # As root on Debian (as CI runs) it installs what is missing: redis-server, docker.io and
 # debootstrap; it starts dockerd when no Docker daemon answers; it builds the sandbox image
 # (offline with debootstrap when CI=true or JQ_SANDBOX_OFFLINE=1, or when the registry build
-# fails) and checks one hardened container; it makes .venv with jqbench installed.
+# fails) and checks one hardened container; it makes .venv with jqbench installed, its
+# dependencies pinned by constraints.txt.
 # Elsewhere it says exactly what to install and stops.
 set -euo pipefail
 here="$(cd "$(dirname "$0")/.." && pwd)"
@@ -58,8 +59,11 @@ if [ ! -x .venv/bin/python ]; then
     say "creating .venv"
     python3 -m venv .venv
 fi
-if [ ! -e .venv/.jqbench-installed ] || [ pyproject.toml -nt .venv/.jqbench-installed ]; then
-    say "installing jqbench into .venv"
-    .venv/bin/python -m pip install --quiet --disable-pip-version-check -e ".[dev]"
-    touch .venv/.jqbench-installed
+# The stamp holds a digest of what the install was made from: a change to the dependency
+# ranges (pyproject.toml) or to the pins (constraints.txt, see scripts/lock.sh) reinstalls.
+want="$(cat pyproject.toml constraints.txt | sha256sum | cut -d' ' -f1)"
+if [ "$(cat .venv/.jqbench-installed 2>/dev/null || true)" != "$want" ]; then
+    say "installing jqbench into .venv (pinned by constraints.txt)"
+    .venv/bin/python -m pip install --quiet --disable-pip-version-check -e ".[dev]" -c constraints.txt
+    echo "$want" >.venv/.jqbench-installed
 fi

@@ -12,6 +12,8 @@ import time
 from collections.abc import Mapping
 from pathlib import PurePosixPath
 
+from worker.text import safe_text
+
 #: Mode of every file written into the sandbox (owner is the sandbox user, via tar).
 FILE_MODE = 0o644
 
@@ -29,12 +31,15 @@ def check_path(path: str) -> str:
 
 
 def build_archive(files: Mapping[str, bytes | str], *, mtime: float | None = None) -> bytes:
-    """A tar of `files` (str contents as UTF-8), regular files only, mode 0644, sorted.
+    """A tar of `files` (str contents as UTF-8, lone surrogates replaced), regular files only,
+    mode 0644, sorted.
 
     Raises:
         ValueError: a path is unsafe, or a file would also have to be a directory.
     """
     names = sorted(check_path(name) for name in files)
+    if any(safe_text(name) != name for name in names):
+        raise ValueError("a file name holds a lone surrogate")
     as_dirs = {str(parent) for name in names for parent in PurePosixPath(name).parents}
     clash = sorted(set(names) & as_dirs)
     if clash:
@@ -44,7 +49,8 @@ def build_archive(files: Mapping[str, bytes | str], *, mtime: float | None = Non
     with tarfile.open(fileobj=buffer, mode="w", format=tarfile.PAX_FORMAT) as tar:
         for name in names:
             content = files[name]
-            data = content.encode("utf-8") if isinstance(content, str) else bytes(content)
+            data = (safe_text(content).encode("utf-8") if isinstance(content, str)
+                    else bytes(content))
             info = tarfile.TarInfo(name)
             info.size = len(data)
             info.mode = FILE_MODE

@@ -18,22 +18,29 @@ import shlex
 import socket
 import threading
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
 
 import docker
 import docker.errors
 import requests.exceptions
 from docker.types import LogConfig, Ulimit
+from docker.utils.socket import STDERR, frames_iter
 
 from worker._archive import build_archive
-from worker.sandbox import ExecResult, ImageFacts, SandboxLimits, SandboxUnavailable
+from worker.sandbox import (
+    LABEL_RUN,
+    LABEL_WORKER,
+    ExecResult,
+    ImageFacts,
+    SandboxLimits,
+    SandboxUnavailable,
+)
+from worker.text import safe_text
 
 logger = logging.getLogger(__name__)
 
 LABEL_ROLE = "org.jqbench.role"
-LABEL_WORKER = "org.jqbench.worker_id"
-LABEL_RUN = "org.jqbench.run_id"
 ROLE = "sandbox"
 SANDBOX_USER = "1000:1000"
 
@@ -66,8 +73,13 @@ def shell_command(command: list[str], wall_clock_s: float) -> list[str]:
     return ["sh", "-c", script]
 
 
-class TailBuffer:
-    """Keeps the last `cap` bytes written and counts the bytes dropped before them."""
+class StreamTail:
+    """The last `cap` bytes of a container's stream, and how many were dropped before them.
+
+    Unlike the in-container runner's buffer (which stays within its cap), the "dropped"
+    marker is put in front of the kept bytes, never over them: the runner's report is the
+    last line of stdout and must reach the host whole.
+    """
 
     def __init__(self, cap: int) -> None:
         self.cap = cap
@@ -83,26 +95,7 @@ class TailBuffer:
 
     def text(self) -> str:
         prefix = f"[... {self.dropped} bytes dropped]\n" if self.dropped else ""
-        return prefix + self.data.decode("utf-8", "replace")
-
-
-class FrameDecoder:
-    """Splits Docker's multiplexed attach stream (8-byte header: stream, 0, 0, 0, size)."""
-
-    def __init__(self) -> None:
-        self._buffer = bytearray()
-
-    def feed(self, data: bytes) -> list[tuple[int, bytes]]:
-        """Add bytes; return the complete (stream, payload) frames, 1 = stdout, 2 = stderr."""
-        self._buffer += data
-        frames = []
-        while len(self._buffer) >= 8:
-            size = int.from_bytes(self._buffer[4:8], "big")
-            if len(self._buffer) < 8 + size:
-                break
-            frames.append((self._buffer[0], bytes(self._buffer[8 : 8 + size])))
-            del self._buffer[: 8 + size]
-        return frames
+        return safe_text(prefix + self.data.decode("utf-8", "replace"))
 
 
 class _StreamReader(threading.Thread):
@@ -111,16 +104,14 @@ class _StreamReader(threading.Thread):
     def __init__(self, sock: socket.socket) -> None:
         super().__init__(name="sandbox-attach", daemon=True)
         self.sock = sock
-        self.stdout = TailBuffer(STDOUT_CAP_BYTES)
-        self.stderr = TailBuffer(STDERR_CAP_BYTES)
+        self.stdout = StreamTail(STDOUT_CAP_BYTES)
+        self.stderr = StreamTail(STDERR_CAP_BYTES)
         self.error: BaseException | None = None
 
     def run(self) -> None:
-        decoder = FrameDecoder()
         try:
-            while chunk := self.sock.recv(1 << 16):
-                for stream, payload in decoder.feed(chunk):
-                    (self.stderr if stream == 2 else self.stdout).add(payload)
+            for stream, payload in frames_iter(self.sock, tty=False):
+                (self.stderr if stream == STDERR else self.stdout).add(payload)
         except OSError as exc:
             self.error = exc
 
@@ -154,14 +145,25 @@ class DockerSandbox:
 
     # --- plumbing --------------------------------------------------------------------------
 
-    def _connect(self) -> tuple[docker.DockerClient, bool]:
+    @contextlib.contextmanager
+    def _docker(self, action: str) -> Iterator[docker.DockerClient]:
+        """The client for one operation (ours, closed afterwards, unless one was given);
+        Docker's errors inside the block become SandboxUnavailable for `action`."""
         if self._client is not None:
-            return self._client, False
+            client, owned = self._client, False
+        else:
+            try:
+                client, owned = docker.from_env(timeout=API_TIMEOUT_S), True
+            except _DOCKER_ERRORS as exc:
+                raise SandboxUnavailable(f"the Docker daemon is not reachable ({exc})",
+                                         DAEMON_HINT) from exc
         try:
-            return docker.from_env(timeout=API_TIMEOUT_S), True
+            yield client
         except _DOCKER_ERRORS as exc:
-            raise SandboxUnavailable(f"the Docker daemon is not reachable ({exc})",
-                                     DAEMON_HINT) from exc
+            raise _infra(action, exc) from exc
+        finally:
+            if owned:
+                client.close()
 
     def labels_for(self, labels: Mapping[str, str] | None) -> dict[str, str]:
         """Our labels: the caller's (e.g. run id) plus role and worker id, which always win."""
@@ -212,21 +214,14 @@ class DockerSandbox:
     ) -> ExecResult:
         """Run `command` over `files` in a fresh container; see `worker.sandbox.Sandbox.run`."""
         archive = build_archive(files)
-        client, owned = self._connect()
-        container = None
-        try:
+        with self._docker("create the sandbox container") as client:
+            container = client.containers.create(
+                self.image, **self._create_kwargs(command, limits, self.labels_for(labels))
+            )
             try:
-                container = client.containers.create(
-                    self.image, **self._create_kwargs(command, limits, self.labels_for(labels))
-                )
-            except _DOCKER_ERRORS as exc:
-                raise _infra("create the sandbox container", exc) from exc
-            return self._run_container(client, container, archive, limits)
-        finally:
-            if container is not None:
+                return self._run_container(client, container, archive, limits)
+            finally:
                 self._remove(container)
-            if owned:
-                client.close()
 
     def _run_container(self, client: docker.DockerClient, container: Any, archive: bytes,
                        limits: SandboxLimits) -> ExecResult:
@@ -323,27 +318,15 @@ class DockerSandbox:
 
     def image_facts(self) -> ImageFacts:
         """The image's id (for a run's fingerprint); SandboxUnavailable if it is missing."""
-        client, owned = self._connect()
-        try:
+        with self._docker(f"find the sandbox image {self.image}") as client:
             image = client.images.get(self.image)
-        except _DOCKER_ERRORS as exc:
-            raise _infra(f"find the sandbox image {self.image}", exc) from exc
-        finally:
-            if owned:
-                client.close()
         return ImageFacts(image=self.image, image_id=str(image.id))
 
     def sandbox_containers(self, labels: Mapping[str, str] | None = None) -> list[str]:
         """Ids of sandbox containers (any worker, any state) that carry all of `labels`."""
-        client, owned = self._connect()
         wanted = [f"{LABEL_ROLE}={ROLE}", *(f"{k}={v}" for k, v in (labels or {}).items())]
-        try:
+        with self._docker("list sandbox containers") as client:
             return [c.id for c in client.containers.list(all=True, filters={"label": wanted})]
-        except _DOCKER_ERRORS as exc:
-            raise _infra("list sandbox containers", exc) from exc
-        finally:
-            if owned:
-                client.close()
 
     def cleanup_leftovers(self, worker_ids: Iterable[str] | None = None) -> list[str]:
         """Remove leftover sandbox containers; return their ids.
@@ -353,9 +336,8 @@ class DockerSandbox:
         whoever made it: a live worker's containers are running, and a dead worker's end by
         themselves within their wall clock.
         """
-        client, owned = self._connect()
         removed: list[str] = []
-        try:
+        with self._docker("clean up sandbox containers") as client:
             base = [f"{LABEL_ROLE}={ROLE}"]
             if worker_ids is not None:
                 found = [c for wid in set(worker_ids) for c in client.containers.list(
@@ -367,9 +349,4 @@ class DockerSandbox:
             for container in found:
                 self._remove(container)
                 removed.append(container.id)
-        except _DOCKER_ERRORS as exc:
-            raise _infra("clean up sandbox containers", exc) from exc
-        finally:
-            if owned:
-                client.close()
         return removed

@@ -1,12 +1,16 @@
-"""Sending units of work: deterministic task ids, one queue per model server plus `score`."""
+"""Sending units of work by task name: deterministic task ids, one queue per model plus `score`.
 
-from datetime import datetime
-from typing import Protocol
+The sender never imports the tasks' module (nor openai or docker): the orchestrator enqueues
+through this module with a bare Celery app.
+"""
 
-from celery import Celery
+from typing import TYPE_CHECKING, Protocol
 
-from challenge.levels import Level
-from worker.records import task_id, utc_now
+from worker.records import utc_now
+from worker.unit import Stage, Unit
+
+if TYPE_CHECKING:
+    from celery import Celery
 
 GENERATE_TASK = "jqbench.generate"
 SCORE_TASK = "jqbench.score"
@@ -14,36 +18,33 @@ SCORE_QUEUE = "score"
 
 
 def llm_queue(model: str) -> str:
+    """The queue of one model's generate tasks."""
     return f"llm.{model}"
 
 
 class Dispatcher(Protocol):
-    def send_generate(self, run_id: str, model: str, iteration: int, level: Level) -> None: ...
+    def send_generate(self, unit: Unit) -> None: ...
 
-    def send_score(self, run_id: str, model: str, iteration: int, level: Level) -> None: ...
+    def send_score(self, unit: Unit) -> None: ...
 
 
 class CeleryDispatcher:
-    """Enqueues by task name, so the sender never imports the tasks' dependencies."""
+    """Enqueues by task name on the app's broker."""
 
-    def __init__(self, app: Celery) -> None:
+    def __init__(self, app: "Celery") -> None:
         self._app = app
 
-    def send_generate(self, run_id: str, model: str, iteration: int, level: Level) -> None:
-        self._send(GENERATE_TASK, llm_queue(model), run_id, model, iteration, level, "gen")
+    def send_generate(self, unit: Unit) -> None:
+        self._send(GENERATE_TASK, llm_queue(unit.model), unit, Stage.GENERATE)
 
-    def send_score(self, run_id: str, model: str, iteration: int, level: Level) -> None:
-        self._send(SCORE_TASK, SCORE_QUEUE, run_id, model, iteration, level, "score")
+    def send_score(self, unit: Unit) -> None:
+        self._send(SCORE_TASK, SCORE_QUEUE, unit, Stage.SCORE)
 
-    def _send(
-        self, name: str, queue: str, run_id: str, model: str, iteration: int, level: Level,
-        stage: str,
-    ) -> None:
-        enqueued_at: datetime = utc_now()
+    def _send(self, name: str, queue: str, unit: Unit, stage: Stage) -> None:
         self._app.send_task(
             name,
-            args=(run_id, model, iteration, level.value),
-            kwargs={"enqueued_at": enqueued_at.isoformat()},
-            task_id=task_id(run_id, model, iteration, level, stage),
+            args=(unit.run_id, unit.model, unit.iteration, unit.level.value),
+            kwargs={"enqueued_at": utc_now().isoformat()},
+            task_id=unit.task_id(stage),
             queue=queue,
         )

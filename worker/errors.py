@@ -4,8 +4,9 @@
     ├── ConfigError            bad models.yaml, unknown model, bad argument (exit 2)
     └── ServiceUnavailable     something we need does not answer (exit 3)
         ├── RedisUnavailable
-        ├── EndpointUnavailable
-        └── DockerUnavailable  (worker.sandbox.SandboxUnavailable is raised for it)
+        │   └── StoreUnavailable    (worker.store) Redis failed mid-read or mid-write
+        ├── EndpointUnavailable     a model server
+        └── SandboxUnavailable      (worker.sandbox) Docker, or the sandbox image
 """
 
 

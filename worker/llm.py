@@ -1,37 +1,25 @@
 """The LLM client: one chat completion against a llama-server through the openai SDK.
 
-Sends exactly the original benchmark's request (SPEC §1) plus the model's `extra` fields, and
-keeps what llama.cpp returns beyond the OpenAI schema (reasoning_content, timings). Failures
-are classified so that the caller can tell the model's outcomes from our infrastructure's.
+Sends exactly the original benchmark's request (docs/challenge.md §1) plus the model's
+`extra` fields, and keeps what llama.cpp returns beyond the OpenAI schema (reasoning_content,
+timings), with any lone surrogate made safe. Failures are classified so that the caller can
+tell the model's outcomes from our infrastructure's.
 """
 
 import time
 from dataclasses import dataclass
-from enum import StrEnum
 from typing import Any
 
 import httpx2
 import openai
 
 from worker.config import ModelConfig
+from worker.retry import Failure, FailureKind
+from worker.text import safe_data, safe_text
 
 
-class FailureKind(StrEnum):
-    LOADING = "loading"
-    """503 "Loading model": wait, the server is starting."""
-    INFRA = "infra"
-    """Connection refused/reset, other 5xx, auth or path errors: not the model's doing."""
-    CONTEXT = "context"
-    """The server refuses this very input (context exceeded, context shift disabled)."""
-    TIMEOUT = "timeout"
-    """No answer within the model's timeout."""
-
-
-class CallFailure(Exception):
-    def __init__(self, kind: FailureKind, message: str) -> None:
-        super().__init__(message)
-        self.kind = kind
-        self.message = message
+class CallFailure(Failure):
+    """A model call that failed, classified by cause (`worker.retry.FailureKind`)."""
 
 
 @dataclass(frozen=True)
@@ -104,12 +92,13 @@ class LlmClient:
         if not choices:
             raise CallFailure(FailureKind.INFRA, "the server answered without choices")
         message = choices[0].get("message") or {}
+        reasoning = message.get("reasoning_content")
         return ChatReply(
-            content=message.get("content") or "",
-            reasoning_content=message.get("reasoning_content"),
+            content=safe_text(message.get("content") or ""),
+            reasoning_content=None if reasoning is None else safe_text(str(reasoning)),
             finish_reason=choices[0].get("finish_reason"),
-            usage=data.get("usage"),
-            timings=data.get("timings"),
+            usage=safe_data(data.get("usage")),
+            timings=safe_data(data.get("timings")),
             duration_s=duration,
         )
 
@@ -121,7 +110,7 @@ def _classify_status(exc: openai.APIStatusError) -> CallFailure:
         return CallFailure(FailureKind.LOADING, f"503 {text}")
     if status in (400, 500) and any(marker in text for marker in _CONTEXT_MARKERS):
         return CallFailure(FailureKind.CONTEXT, f"{status} {text}")
-    return CallFailure(FailureKind.INFRA, f"{status} {text}")
+    return CallFailure(FailureKind.INFRA, safe_text(f"{status} {text}"))
 
 
 def _error_message(exc: openai.APIStatusError) -> str:

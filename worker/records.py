@@ -1,19 +1,21 @@
-"""What jqbench stores: the Run and one Attempt per (run, model, iteration, level).
+"""What jqbench stores: the Run and one Attempt per unit (run, model, iteration, level).
 
 Records are the source of truth for fan-in (status, results, regrade); Celery results are
-never read.
+never read. An Attempt keeps its scoring as one nested `ScoreReport`, as `score_answer`
+returned it; records written before that (flat fields) still load.
 """
 
 from datetime import UTC, datetime
 from enum import StrEnum
-from typing import Any
+from typing import Any, Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, model_validator
 
 from challenge.levels import Level
 from challenge.outcomes import TestOutcome
 from challenge.points import LevelScore
 from worker.config import ModelConfig
+from worker.unit import Unit
 
 
 def utc_now() -> datetime:
@@ -59,6 +61,36 @@ class Run(BaseModel):
     endpoints: dict[str, EndpointFacts] = Field(default_factory=dict)
     fingerprint: Fingerprint
 
+    def units(self) -> list[Unit]:
+        """Every planned unit, model by model, iteration by iteration, level by level."""
+        return [Unit(self.run_id, model, iteration, level)
+                for model in self.spec.models
+                for iteration in range(1, self.spec.iterations + 1)
+                for level in self.spec.levels]
+
+
+class ScoreReport(BaseModel):
+    """The outcome of scoring one answer for one level, under each requested profile."""
+
+    level: Level
+    status: Literal["ok", "no_code"]
+    """"no_code": no profile found code in the answer; the sandbox was not started."""
+    scores: dict[str, float] = Field(default_factory=dict)
+    """Profile -> points of the level."""
+    level_scores: dict[str, LevelScore] = Field(default_factory=dict)
+    tests: list[TestOutcome] = Field(default_factory=list)
+    """Every planned test once, in plan order (empty when nothing ran)."""
+    extracted: dict[str, dict[str, str]] = Field(default_factory=dict)
+    """Profile -> path -> code, as extracted from the answer."""
+    sandbox_exit_code: int | None = None
+    sandbox_timed_out: bool = False
+    sandbox_oom_killed: bool = False
+    sandbox_output: str = ""
+    """The sandbox's stderr and stray stdout (without the report), capped."""
+    python: str | None = None
+    pytest: str | None = None
+    duration_s: float = 0.0
+
 
 class AttemptStatus(StrEnum):
     GENERATED = "generated"
@@ -71,6 +103,17 @@ class AttemptStatus(StrEnum):
     """An infra_error sent again by `resume`: pending until its unit runs."""
 
 
+class InfraStage(StrEnum):
+    """Where our side failed, for an infra_error."""
+
+    GENERATE = "generate"
+    """The model server could not be reached (connection, 5xx, still loading)."""
+    SCORE = "score"
+    """The sandbox could not run (Docker down, image missing)."""
+    INTERNAL = "internal"
+    """An unexpected error of jqbench itself; `resume` retries it like the others."""
+
+
 class GenOutcome(StrEnum):
     OK = "ok"
     NO_CODE = "no_code"
@@ -81,15 +124,29 @@ class GenOutcome(StrEnum):
     """The server refused this input again after one retry, or it timed out twice."""
 
 
+class RetryNote(BaseModel):
+    """One failed try that was tried again: why, and after how long."""
+
+    kind: str
+    """"loading", "infra", "context" or "timeout"."""
+    message: str
+    delay_s: float
+
+
+_REPORT_FIELDS = ("extracted", "tests", "scores", "level_scores", "sandbox_exit_code",
+                  "sandbox_output")
+
+
 class Attempt(BaseModel):
     run_id: str
     model: str
     iteration: int
     level: Level
     status: AttemptStatus
-    infra_stage: str | None = None
-    """"generate" or "score" when status is infra_error."""
+    infra_stage: InfraStage | None = None
+    """Where our side failed, when status is infra_error (or resumed from one)."""
     gen_outcome: GenOutcome | None = None
+    """Set once the model answered (or failed as a model outcome); None before."""
     error: str = ""
 
     prompt: str = ""
@@ -105,21 +162,18 @@ class Attempt(BaseModel):
     call_duration_s: float | None = None
     """Model call of the final try."""
     queued_s: float | None = None
+    """Time the generate task waited in its queue."""
     tries: int = 0
+    retries: list[RetryNote] = Field(default_factory=list)
+    """Every try of the model call that was tried again, in order."""
 
     handoff_code: str = ""
     """L1-L3: the legacy extraction, embedded by the next chained level's prompt."""
-    extracted: dict[str, dict[str, str]] = Field(default_factory=dict)
-    """Per profile: path -> code."""
-    tests: list[TestOutcome] = Field(default_factory=list)
-    scores: dict[str, float] = Field(default_factory=dict)
-    level_scores: dict[str, LevelScore] = Field(default_factory=dict)
-    sandbox_exit_code: int | None = None
-    sandbox_output: str = ""
-    sandbox_versions: dict[str, str] = Field(default_factory=dict)
-    """Python and pytest versions the sandbox reported."""
-    score_duration_s: float | None = None
+    report: ScoreReport | None = None
+    """The scoring, whole, as `score_answer` returned it."""
     scoring_version: str | None = None
+    score_retries: list[RetryNote] = Field(default_factory=list)
+    """Sandbox starts that were tried again."""
     previous_scores: list[dict[str, Any]] = Field(default_factory=list)
     """Earlier scorings kept by regrade: {scoring_version, scores, scored_at}."""
 
@@ -128,28 +182,79 @@ class Attempt(BaseModel):
     enqueued_at: datetime | None = None
     gen_started_at: datetime | None = None
     gen_finished_at: datetime | None = None
+    score_enqueued_at: datetime | None = None
+    score_queued_s: float | None = None
+    """Time the score task waited in its queue."""
     score_started_at: datetime | None = None
     score_finished_at: datetime | None = None
 
+    @model_validator(mode="before")
+    @classmethod
+    def _nest_flat_scoring(cls, data: Any) -> Any:
+        """Records written before `report` existed kept its fields flat: nest them."""
+        if not isinstance(data, dict) or data.get("report") is not None:
+            return data
+        if not any(data.get(name) for name in _REPORT_FIELDS):
+            return data
+        data = dict(data)
+        flat = {name: data.pop(name) for name in _REPORT_FIELDS if name in data}
+        versions = data.pop("sandbox_versions", None) or {}
+        duration = data.pop("score_duration_s", None)
+        data["report"] = {
+            **{k: v for k, v in flat.items() if v is not None},
+            "level": data.get("level"),
+            "status": "ok" if flat.get("tests") else "no_code",
+            "python": versions.get("python"),
+            "pytest": versions.get("pytest"),
+            "duration_s": duration or 0.0,
+        }
+        return data
+
+    @property
+    def unit(self) -> Unit:
+        return Unit(self.run_id, self.model, self.iteration, self.level)
+
     @property
     def key(self) -> str:
-        return attempt_key(self.run_id, self.model, self.iteration, self.level)
+        return self.unit.key
 
     @property
     def failed_at_generate(self) -> bool:
         """Our side failed before the model answered: the unit must generate again."""
         return (self.status in (AttemptStatus.INFRA_ERROR, AttemptStatus.RESUMED)
-                and self.infra_stage == "generate")
+                and self.gen_outcome is None)
+
+    @property
+    def scores(self) -> dict[str, float]:
+        """Profile -> points; empty until scored."""
+        return self.report.scores if self.report else {}
+
+    @property
+    def level_scores(self) -> dict[str, LevelScore]:
+        return self.report.level_scores if self.report else {}
+
+    @property
+    def tests(self) -> list[TestOutcome]:
+        return self.report.tests if self.report else []
+
+    @property
+    def extracted(self) -> dict[str, dict[str, str]]:
+        return self.report.extracted if self.report else {}
 
     @property
     def has_code(self) -> bool:
         return any(self.extracted.values())
 
+    def record_scoring(self, report: ScoreReport, scoring_version: str) -> None:
+        """Make `report` this attempt's scoring: status scored, any infra error cleared."""
+        self.status = AttemptStatus.SCORED
+        self.infra_stage = None
+        if self.gen_outcome is not GenOutcome.MODEL_ERROR:
+            self.error = ""
+        self.report = report
+        self.scoring_version = scoring_version
 
-def attempt_key(run_id: str, model: str, iteration: int, level: Level) -> str:
-    """`{run}:{model}:{iteration}:{level}`, the stem of task ids and record keys."""
-    return f"{run_id}:{model}:{iteration}:{level.value}"
-
-
-def task_id(run_id: str, model: str, iteration: int, level: Level, stage: str) -> str:
-    return f"{attempt_key(run_id, model, iteration, level)}:{stage}"
+    def record_infra_error(self, stage: InfraStage, error: str) -> None:
+        self.status = AttemptStatus.INFRA_ERROR
+        self.infra_stage = stage
+        self.error = error

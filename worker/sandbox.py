@@ -1,23 +1,33 @@
 """The sandbox seam: run a few files and one command in a throwaway, locked-down place.
 
-Scoring talks to a `Sandbox` only; `worker._docker.DockerSandbox` is the real one (the only
-module that imports `docker`), and tests of the logic around it can pass a fake. A fake is
+Scoring talks to a `Sandbox` only. The real one runs Docker containers
+(`worker._docker.DockerSandbox`, the only module that imports `docker`); the functions at the
+end of this module are the public way to get it or to ask Docker about sandboxes, and import
+the Docker SDK only when called. Tests of the logic around it can pass a fake. A fake is
 never a fallback when Docker is missing: that is a `SandboxUnavailable` the user sees.
 
-What counts as what (DESIGN.md, Outcomes):
+What counts as what (docs/architecture.md, Outcomes):
 - anything the command does (non-zero exit, out of memory, wall-clock kill) is a result
   value, an `ExecResult`: a model outcome, scored;
 - anything that stops us from running it (daemon down, image missing, API error) raises
   `SandboxUnavailable`: an infrastructure outcome, retried and never scored.
 """
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from worker.errors import ServiceUnavailable
+
+if TYPE_CHECKING:
+    from worker.settings import Settings
+
+LABEL_RUN = "org.jqbench.run_id"
+"""Label of every sandbox container: the run it scores for."""
+LABEL_WORKER = "org.jqbench.worker_id"
+"""Label of every sandbox container: the worker (process) that started it."""
 
 
 class SandboxLimits(BaseModel):
@@ -107,3 +117,45 @@ class Sandbox(Protocol):
             ValueError: a file path is absolute, escapes /work, or collides with another.
         """
         ...
+
+
+def sandbox_limits(settings: "Settings") -> SandboxLimits:
+    """The limits the settings ask for."""
+    return SandboxLimits(
+        memory_mb=settings.sandbox_memory_mb, pids=settings.sandbox_pids,
+        wall_clock_s=settings.sandbox_wall_clock_s, test_timeout_s=settings.sandbox_test_timeout_s,
+        output_cap_bytes=settings.sandbox_output_cap_bytes,
+    )
+
+
+def docker_sandbox(settings: "Settings", worker_id: str | None = None) -> Sandbox:
+    """The Docker sandbox on the daemon of the environment (DOCKER_HOST or the local socket)."""
+    from worker._docker import DockerSandbox
+
+    return DockerSandbox(settings.sandbox_image, worker_id=worker_id)
+
+
+def scoring_sandbox(settings: "Settings", worker_id: str | None = None) -> Sandbox:
+    """The sandbox every scoring path uses: Docker, capped by the host's sandbox slots."""
+    from worker.slots import SlotLimitedSandbox
+
+    return SlotLimitedSandbox(docker_sandbox(settings, worker_id),
+                              settings.effective_sandbox_slots, settings.sandbox_slots_dir)
+
+
+def sandbox_image_facts(settings: "Settings") -> ImageFacts:
+    """The sandbox image's id.
+
+    Raises:
+        SandboxUnavailable: Docker does not answer, or the image is missing.
+    """
+    from worker._docker import DockerSandbox
+
+    return DockerSandbox(settings.sandbox_image).image_facts()
+
+
+def remove_sandboxes(settings: "Settings", worker_ids: Iterable[str] | None = None) -> list[str]:
+    """Remove leftover sandbox containers (see `DockerSandbox.cleanup_leftovers`); their ids."""
+    from worker._docker import DockerSandbox
+
+    return DockerSandbox(settings.sandbox_image).cleanup_leftovers(worker_ids)

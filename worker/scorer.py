@@ -15,16 +15,20 @@ import time
 from collections.abc import Mapping, Sequence
 from functools import cache
 from importlib.resources import files as package_files
-from typing import Any, Literal
+from typing import Any
 
-from pydantic import BaseModel, Field, ValidationError
+from pydantic import ValidationError
 
 from challenge.bundle import build_bundle
 from challenge.levels import Level, Profile
 from challenge.outcomes import TestOutcome
 from challenge.plan import PlannedTest
-from challenge.points import SCORE_RULES, LevelScore, level_points
+from challenge.points import SCORE_RULES, level_points
+from worker.records import ScoreReport
 from worker.sandbox import ExecResult, Sandbox, SandboxLimits
+from worker.text import safe_data, safe_text
+
+__all__ = ["SCORING_PROFILES", "ScoreReport", "score_answer"]
 
 REPORT_MARKER = "JQBENCH-REPORT"
 RUNNER_DIR = "_runner"
@@ -35,29 +39,6 @@ RUNNER_COMMAND = ["python3", f"/work/{RUNNER_DIR}/runner.py", f"/work/{PLAN_FILE
 
 #: Every profile scored for each attempt, from the same sandbox run (legacy first).
 SCORING_PROFILES: tuple[Profile, ...] = tuple(p for p in Profile if p in SCORE_RULES)
-
-
-class ScoreReport(BaseModel):
-    """The outcome of scoring one answer for one level, under each requested profile."""
-
-    level: Level
-    status: Literal["ok", "no_code"]
-    """"no_code": no profile found code in the answer; the sandbox was not started."""
-    scores: dict[str, float] = Field(default_factory=dict)
-    """Profile -> points of the level."""
-    level_scores: dict[str, LevelScore] = Field(default_factory=dict)
-    tests: list[TestOutcome] = Field(default_factory=list)
-    """Every planned test once, in plan order (empty when nothing ran)."""
-    extracted: dict[str, dict[str, str]] = Field(default_factory=dict)
-    """Profile -> path -> code, as extracted from the answer."""
-    sandbox_exit_code: int | None = None
-    sandbox_timed_out: bool = False
-    sandbox_oom_killed: bool = False
-    sandbox_output: str = ""
-    """The sandbox's stderr and stray stdout (without the report), capped."""
-    python: str | None = None
-    pytest: str | None = None
-    duration_s: float = 0.0
 
 
 @cache
@@ -120,7 +101,7 @@ def reported_outcomes(planned: Sequence[PlannedTest], report: Mapping[str, Any] 
     claimed: dict[tuple[str, str], TestOutcome] = {}
     for entry in (report or {}).get("tests", []):
         try:
-            outcome = TestOutcome.model_validate(entry)
+            outcome = TestOutcome.model_validate(safe_data(entry))
         except ValidationError:
             continue
         claimed.setdefault((outcome.profile.value, outcome.id), outcome)
@@ -139,6 +120,7 @@ def sandbox_output(result: ExecResult, nonce: str, cap: int) -> str:
     stray = "\n".join(line.split(prefix, 1)[0] for line in result.stdout.splitlines())
     stray = "\n".join(line for line in stray.splitlines() if line.strip())
     text = "\n".join(part for part in (result.stderr.strip(), stray) if part)
+    text = safe_text(text)
     data = text.encode("utf-8")
     if len(data) <= cap:
         return text
@@ -146,7 +128,7 @@ def sandbox_output(result: ExecResult, nonce: str, cap: int) -> str:
 
 
 def _text(value: object) -> str | None:
-    return None if value is None else str(value)[:100]
+    return None if value is None else safe_text(str(value)[:100])
 
 
 def score_answer(

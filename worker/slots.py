@@ -14,7 +14,6 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from worker.sandbox import ExecResult, Sandbox, SandboxLimits
-from worker.settings import Settings
 
 POLL_S = 0.05
 
@@ -52,11 +51,3 @@ class SlotLimitedSandbox:
             limits: SandboxLimits, labels: Mapping[str, str] | None = None) -> ExecResult:
         with host_slot(self._slots, self._dir):
             return self._inner.run(files, command, limits=limits, labels=labels)
-
-
-def scoring_sandbox(settings: Settings, worker_id: str | None = None) -> Sandbox:
-    """The Docker sandbox every scoring path uses, capped by the host's slots."""
-    from worker._docker import DockerSandbox
-
-    return SlotLimitedSandbox(DockerSandbox(settings.sandbox_image, worker_id=worker_id),
-                              settings.effective_sandbox_slots, settings.sandbox_slots_dir)

@@ -1,22 +1,31 @@
-"""Thin Celery tasks: parse arguments, build the services, call worker.flow."""
+"""Thin Celery tasks: parse arguments, build the services once per process, call the unit.
+
+When the record store fails (Redis down), the task is rejected with requeue instead of
+acknowledged, so it comes back; every other failure inside a unit is recorded by the unit.
+"""
 
 import os
 import socket
+import time
 from datetime import datetime
 from functools import cache
 
+from celery.exceptions import Reject
 from celery.utils.log import get_task_logger
 
 from challenge.levels import Level
 from worker.app import app
 from worker.config import ModelConfig
 from worker.dispatch import GENERATE_TASK, SCORE_TASK, CeleryDispatcher
-from worker.flow import ChatFn, Services, generate_unit, score_unit
+from worker.errors import RedisUnavailable
+from worker.generate import generate_unit
 from worker.llm import LlmClient
-from worker.sandbox import Sandbox
+from worker.sandbox import Sandbox, scoring_sandbox
+from worker.score import score_unit
+from worker.services import ChatFn, Services
 from worker.settings import Settings
-from worker.slots import scoring_sandbox
 from worker.store import RecordStore
+from worker.unit import Unit
 
 logger = get_task_logger(__name__)
 
@@ -26,7 +35,6 @@ def _services() -> Services:
     settings: Settings = app.conf.jqbench_settings
     host = f"{socket.gethostname()}:{os.getpid()}"
     worker_id = settings.worker_id or host
-
     clients: dict[str, tuple[ModelConfig, LlmClient]] = {}
 
     def chat_factory(config: ModelConfig, name: str) -> ChatFn:
@@ -52,17 +60,36 @@ def _services() -> Services:
     )
 
 
+def _unit(run_id: str, model: str, iteration: int, level: str) -> Unit:
+    return Unit(run_id, model, int(iteration), Level(level))
+
+
 def _when(text: str | None) -> datetime | None:
     return datetime.fromisoformat(text) if text else None
+
+
+def _requeue(unit: Unit, exc: RedisUnavailable) -> Reject:
+    """Back off briefly (Redis is down or failing), then hand the task back unacknowledged."""
+    logger.warning("%s record store unavailable, task handed back: %s", unit.log_context, exc)
+    time.sleep(min(5.0, app.conf.jqbench_settings.infra_backoff_s))
+    return Reject(str(exc), requeue=True)
 
 
 @app.task(name=GENERATE_TASK)
 def generate(run_id: str, model: str, iteration: int, level: str,
              enqueued_at: str | None = None) -> None:
-    generate_unit(_services(), run_id, model, iteration, Level(level), _when(enqueued_at))
+    unit = _unit(run_id, model, iteration, level)
+    try:
+        generate_unit(_services(), unit, _when(enqueued_at))
+    except RedisUnavailable as exc:
+        raise _requeue(unit, exc) from exc
 
 
 @app.task(name=SCORE_TASK)
 def score(run_id: str, model: str, iteration: int, level: str,
           enqueued_at: str | None = None) -> None:
-    score_unit(_services(), run_id, model, iteration, Level(level))
+    unit = _unit(run_id, model, iteration, level)
+    try:
+        score_unit(_services(), unit, _when(enqueued_at))
+    except RedisUnavailable as exc:
+        raise _requeue(unit, exc) from exc

@@ -1,4 +1,4 @@
-"""Legacy L1 suite (SPEC §3): basic operations, FIFO, asynchronous execution.
+"""Legacy L1 suite (docs/challenge.md §3): basic operations, FIFO, asynchronous execution.
 
 Data for the sandbox, not part of jqbench's own tests. The candidate is `job_queue.py` in
 this directory (the test's cwd and sys.path[0]). Waits are the original's fixed sleeps.

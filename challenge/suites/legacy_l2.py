@@ -1,4 +1,4 @@
-"""Legacy L2 suite (SPEC §3): retries with exponential backoff (1 s, 2 s, 4 s).
+"""Legacy L2 suite (docs/challenge.md §3): retries with exponential backoff (1 s, 2 s, 4 s).
 
 Data for the sandbox, not part of jqbench's own tests. The candidate is `job_queue.py` in
 this directory (the test's cwd and sys.path[0]). Waits are the original's fixed sleeps.

@@ -1,4 +1,5 @@
-"""Legacy L3 suite (SPEC §3): priority scheduling (10 = highest, default 5, FIFO on ties).
+"""Legacy L3 suite (docs/challenge.md §3): priority scheduling (10 = highest, default 5, FIFO
+on ties).
 
 Data for the sandbox, not part of jqbench's own tests. The candidate is `job_queue.py` in
 this directory (the test's cwd and sys.path[0]). Waits are the original's fixed sleeps.

@@ -1,4 +1,4 @@
-"""Legacy L4 suite (SPEC §3): no result may be lost when many jobs finish together.
+"""Legacy L4 suite (docs/challenge.md §3): no result may be lost when many jobs finish together.
 
 Data for the sandbox, not part of jqbench's own tests. The candidate is `job_queue.py` in
 this directory (the test's cwd and sys.path[0]). The prompt's unfixed code passes it too.

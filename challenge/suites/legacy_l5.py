@@ -1,4 +1,4 @@
-"""Legacy L5 suite (SPEC §3): the refactored `queue` package.
+"""Legacy L5 suite (docs/challenge.md §3): the refactored `queue` package.
 
 Data for the sandbox, not part of jqbench's own tests. The candidate package is
 `candidate/queue/` beside this file, never on this process's sys.path: a package named

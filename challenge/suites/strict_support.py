@@ -4,7 +4,7 @@ The bundle copies this file beside the strict suites; it uses the standard libra
 never imports the stdlib `queue` (the L5 child runs with the candidate's `queue` package first
 on sys.path, and this module is imported there too).
 
-How the strict suites judge, in words (this is what the README says):
+How the strict suites judge, in words (docs/scoring.md §4 and the README summarise it):
 
 Waiting. Nothing sleeps a fixed time to let work finish: a test polls (every 10 ms) until the
 condition holds or a generous deadline passes (10 s for plain jobs, 15 s for anything behind

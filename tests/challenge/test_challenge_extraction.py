@@ -1,4 +1,4 @@
-"""Legacy extraction reproduces SPEC §2 to the letter, quirks included."""
+"""Legacy extraction reproduces docs/challenge.md §2 to the letter, quirks included."""
 
 import pytest
 

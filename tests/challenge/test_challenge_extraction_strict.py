@@ -1,4 +1,4 @@
-"""Strict extraction reads what the model meant, in every format models use (issue 3, point 1).
+"""Strict extraction reads what the model meant, in every format models use (docs/scoring.md §3).
 
 Each golden answer is written the way a model would send it; the expected code or files are
 exact. Legacy extraction is the yardstick only where an answer is clean (one ```python block).

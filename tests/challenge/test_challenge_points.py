@@ -1,4 +1,4 @@
-"""Legacy points and counts (SPEC §4)."""
+"""Points and counts: legacy (docs/challenge.md §4) and strict (docs/scoring.md §5)."""
 
 import pytest
 

@@ -1,4 +1,7 @@
-"""Prompts ship byte for byte and are built into messages exactly as the original (SPEC §1)."""
+"""Prompts ship byte for byte and are built into messages exactly as the original.
+
+See docs/challenge.md §1.
+"""
 
 import hashlib
 import re

@@ -1,4 +1,5 @@
-"""The scoring corpus (issue 3, point 4): every answer gets its expected legacy and strict points.
+"""The scoring corpus (docs/scoring.md §11): every answer gets its expected legacy and strict
+points.
 
 The manifest is checked on its own first (fast): each strict expectation must follow from
 its failing tests by the strict rules, so the arithmetic in it cannot drift. Then every entry

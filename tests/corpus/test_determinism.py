@@ -1,4 +1,4 @@
-"""Determinism (issue 3, point 5): the same code, scored again and again at once, with more
+"""Determinism (docs/scoring.md §10): the same code, scored again and again at once, with more
 sandboxes than the host has cores, gets the same strict outcome every time; the reference
 answers also get the same legacy outcome every time.
 

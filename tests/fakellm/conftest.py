@@ -12,7 +12,8 @@ from typing import Any
 
 import pytest
 
-from orchestrator.fakellm import AnswerSource, FakeLlamaServer, FixedAnswer
+from fakellm import AnswerSource, FakeAnswer, FakeLlamaServer
+from fakellm.requestlog import RequestRecord
 
 REPO = Path(__file__).resolve().parents[2]
 LEVELS = ("L1", "L2", "L3", "L4", "L5")
@@ -23,21 +24,54 @@ ChatBody = Callable[..., dict[str, Any]]
 LevelPrompt = Callable[..., str]
 #: Type of the `start_server` fixture.
 StartServer = Callable[..., FakeLlamaServer]
+#: Type of the `chats` fixture.
+Chats = Callable[[FakeLlamaServer], list[RequestRecord]]
+
+
+class FixedAnswer:
+    """Give the same answer to every prompt: for tests of the transport itself."""
+
+    def __init__(self, answer: FakeAnswer) -> None:
+        self._answer = answer
+
+    def answer(self, prompt: str, request: dict[str, Any]) -> FakeAnswer:
+        """Return the fixed answer whatever was asked."""
+        return self._answer
 
 
 @pytest.fixture
 def start_server() -> Iterator[StartServer]:
-    """Start fake servers (default: a fixed short answer); each is stopped after the test."""
+    """Start fake servers; each is stopped after the test.
+
+    `answers` is an answer source, or one answer (a `FakeAnswer`, or just its text) given to
+    every prompt; by default a short piece of code.
+    """
     servers: list[FakeLlamaServer] = []
 
-    def start(answers: AnswerSource | None = None, **kwargs: Any) -> FakeLlamaServer:
-        server = FakeLlamaServer(answers or FixedAnswer("def f():\n    return 42\n"), **kwargs)
+    def start(
+        answers: AnswerSource | FakeAnswer | str = "def f():\n    return 42\n", **kwargs: Any
+    ) -> FakeLlamaServer:
+        if isinstance(answers, str):
+            answers = FakeAnswer(answers)
+        if isinstance(answers, FakeAnswer):
+            answers = FixedAnswer(answers)
+        server = FakeLlamaServer(answers, **kwargs)
         servers.append(server.start())
         return server
 
     yield start
     for server in servers:
         server.stop()
+
+
+@pytest.fixture(scope="session")
+def chats() -> Chats:
+    """The chat-completion requests a server received, in arrival order."""
+
+    def select(server: FakeLlamaServer) -> list[RequestRecord]:
+        return [r for r in server.requests if r.path.split("?")[0].endswith("/chat/completions")]
+
+    return select
 
 
 @pytest.fixture(scope="session")

@@ -2,22 +2,16 @@
 
 from __future__ import annotations
 
-import sys
-import types
 from collections.abc import Callable
 
 import pytest
 
-from orchestrator.fakellm import (
-    UNKNOWN_ANSWER,
-    FakeAnswer,
-    FixedAnswer,
-    LevelAnswers,
-    VaryingAnswers,
-    canned_answers,
-    detect_level,
-)
-from orchestrator.fakellm.answers import LEVEL_MARKERS, last_user_text, vary_text
+from challenge.answers import FLAVOURS, canned_answer
+from challenge.extraction import extract_code_legacy, extract_l5_files_legacy
+from challenge.levels import Level
+from fakellm import FakeAnswer, LevelAnswers, VaryingAnswers, canned_answers
+from fakellm.answers import UNKNOWN_ANSWER, vary_text
+from fakellm.prompts import detect_level, last_user_text, level_markers
 
 LEVELS = ("L1", "L2", "L3", "L4", "L5")
 LevelPrompt = Callable[..., str]
@@ -39,10 +33,12 @@ class JobQueue:
 '''
 
 
-def test_markers_are_the_first_lines_of_the_real_prompts(level_prompts: dict[str, str]) -> None:
+def test_each_marker_is_its_own_prompts_alone(level_prompts: dict[str, str]) -> None:
+    markers = level_markers()
+    assert set(markers) == set(Level)
     for level, text in level_prompts.items():
-        assert text.startswith(LEVEL_MARKERS[level])
-        others = [m for lv, m in LEVEL_MARKERS.items() if lv != level]
+        assert text.startswith(markers[Level(level)] + "\n")
+        others = [m for lv, m in markers.items() if lv != level]
         assert not any(marker in text for marker in others)
 
 
@@ -93,10 +89,6 @@ def test_level_answers_reject_bad_level_names() -> None:
         LevelAnswers({"L6": "x"})
 
 
-def test_fixed_answer() -> None:
-    assert FixedAnswer("x", "r").answer("anything", {}) == FakeAnswer("x", "r")
-
-
 def test_last_user_text_handles_parts_and_roles() -> None:
     messages = [
         {"role": "user", "content": "first"},
@@ -108,29 +100,17 @@ def test_last_user_text_handles_parts_and_roles() -> None:
     assert last_user_text([]) == ""
 
 
-def test_canned_answers_use_challenge_answers(
-    monkeypatch: pytest.MonkeyPatch, level_prompts: dict[str, str], level_prompt: LevelPrompt
-) -> None:
-    fake = types.ModuleType("challenge.answers")
-    fake.FLAVOURS = ("reference", "flawed")  # type: ignore[attr-defined]
-    fake.canned_answer = lambda level, flavour: f"{flavour} {level.value}"  # type: ignore[attr-defined]
-    monkeypatch.setitem(sys.modules, "challenge.answers", fake)
-    source = canned_answers("flawed")
-    assert source.answer(level_prompt(level_prompts["L2"]), {}).content == "flawed L2"
-    with pytest.raises(ValueError, match="reference"):
-        canned_answers("brilliant")
-
-
-def test_real_canned_answers_cover_every_level(
+def test_canned_answers_are_challenges_per_level(
     level_prompts: dict[str, str], level_prompt: LevelPrompt
 ) -> None:
-    """Once challenge/answers.py exists, each flavour answers each level with something."""
-    module = pytest.importorskip("challenge.answers")
-    for flavour in module.FLAVOURS:
-        source = canned_answers(flavour)
+    for flavour in FLAVOURS:
+        source = canned_answers(flavour, reasoning="hmm")
         for level in LEVELS:
             got = source.answer(level_prompt(level_prompts[level]), {})
+            assert got == FakeAnswer(canned_answer(Level(level), flavour), "hmm")
             assert got.content and got.content != UNKNOWN_ANSWER
+    with pytest.raises(ValueError, match="reference"):
+        canned_answers("brilliant")
 
 
 def test_vary_text_puts_a_comment_in_the_code() -> None:
@@ -155,19 +135,17 @@ def test_varied_canned_answers_extract_to_the_same_working_code(
     level_prompts: dict[str, str], level_prompt: LevelPrompt
 ) -> None:
     """With the real answers and extraction: a variant only adds a comment to the code."""
-    answers = pytest.importorskip("challenge.answers")
-    extraction = pytest.importorskip("challenge.extraction")
-    for flavour in answers.FLAVOURS:
+    for flavour in FLAVOURS:
         source = VaryingAnswers(canned_answers(flavour))
         plain = canned_answers(flavour)
         for level in ("L1", "L2", "L3", "L4"):
             prompt = level_prompt(level_prompts[level])
-            varied = extraction.extract_code_legacy(source.answer(prompt, {}).content)
-            original = extraction.extract_code_legacy(plain.answer(prompt, {}).content)
+            varied = extract_code_legacy(source.answer(prompt, {}).content)
+            original = extract_code_legacy(plain.answer(prompt, {}).content)
             assert varied != original
             assert "# fake variant " in varied
             compile(varied, f"{flavour}-{level}", "exec")
         l5 = level_prompt(level_prompts["L5"])
-        assert extraction.extract_l5_files_legacy(
-            source.answer(l5, {}).content
-        ) == extraction.extract_l5_files_legacy(plain.answer(l5, {}).content)
+        assert extract_l5_files_legacy(source.answer(l5, {}).content) == extract_l5_files_legacy(
+            plain.answer(l5, {}).content
+        )

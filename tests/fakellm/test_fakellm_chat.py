@@ -10,11 +10,14 @@ from typing import Any
 import httpx2
 import openai
 
-from orchestrator.fakellm import FakeLlamaServer, FixedAnswer, LatencyModel, LevelAnswers
-from orchestrator.fakellm.generation import count_tokens
+from fakellm import FakeAnswer, FakeLlamaServer, LatencyModel, LevelAnswers
+from fakellm.dialect import B4748
+from fakellm.generation import count_tokens
+from fakellm.requestlog import RequestRecord
 
 StartServer = Callable[..., FakeLlamaServer]
 ChatBody = Callable[..., dict[str, Any]]
+Chats = Callable[[FakeLlamaServer], list[RequestRecord]]
 LevelPrompt = Callable[..., str]
 
 LEVELS = ("L1", "L2", "L3", "L4", "L5")
@@ -49,7 +52,7 @@ def _post(server: FakeLlamaServer, body: dict[str, Any]) -> dict[str, Any]:
 
 
 def test_completion_body_has_b4748_shape(start_server: StartServer, chat_body: ChatBody) -> None:
-    server = start_server(FixedAnswer("print('hi')"), build_info="b4748-c392e5094")
+    server = start_server("print('hi')")
     body = _post(server, chat_body("hello", model="my-model"))
     assert list(body) == COMPLETION_KEYS
     [choice] = body["choices"]
@@ -58,7 +61,7 @@ def test_completion_body_has_b4748_shape(start_server: StartServer, chat_body: C
     assert choice["message"] == {"role": "assistant", "content": "print('hi')"}
     assert body["model"] == "my-model"  # echoed, not the alias
     assert body["object"] == "chat.completion"
-    assert body["system_fingerprint"] == "b4748-c392e5094"
+    assert body["system_fingerprint"] == B4748.build_info
     assert body["id"].startswith("chatcmpl-") and len(body["id"]) > 20
     assert abs(body["created"] - time.time()) < 60
     usage = body["usage"]
@@ -88,7 +91,7 @@ def test_prompt_tokens_grow_with_the_prompt(start_server: StartServer, chat_body
 
 def test_length_when_max_tokens_is_small(start_server: StartServer, chat_body: ChatBody) -> None:
     answer = "one two six ten red tan"  # words of at most 4 letters: a fake token each
-    server = start_server(FixedAnswer(answer))
+    server = start_server(answer)
     body = _post(server, chat_body(max_tokens=3))
     choice = body["choices"][0]
     assert choice["finish_reason"] == "length"
@@ -98,7 +101,7 @@ def test_length_when_max_tokens_is_small(start_server: StartServer, chat_body: C
 
 
 def test_reasoning_content(start_server: StartServer, chat_body: ChatBody) -> None:
-    server = start_server(FixedAnswer("the code", "let me think"))
+    server = start_server(FakeAnswer("the code", "let me think"))
     message = _post(server, chat_body())["choices"][0]["message"]
     assert list(message) == ["role", "reasoning_content", "content"]
     assert message["reasoning_content"] == "let me think"
@@ -107,6 +110,7 @@ def test_reasoning_content(start_server: StartServer, chat_body: ChatBody) -> No
 
 def test_level_answers_over_http(
     start_server: StartServer,
+    chats: Chats,
     level_prompts: dict[str, str],
     chat_body: ChatBody,
     level_prompt: LevelPrompt,
@@ -117,7 +121,7 @@ def test_level_answers_over_http(
         assert body["choices"][0]["message"]["content"] == f"```python\n# {level}\n```"
     embedded = level_prompt(level_prompts["L2"], current="class JobQueue:\n    pass")
     assert "# L2" in _post(server, chat_body(embedded))["choices"][0]["message"]["content"]
-    assert [r.level for r in server.chat_requests] == [*LEVELS, "L2"]
+    assert [r.level for r in chats(server)] == [*LEVELS, "L2"]
     unknown = _post(server, chat_body("write a poem"))["choices"][0]["message"]["content"]
     assert unknown == "I cannot help with that."
 
@@ -126,7 +130,7 @@ def test_time_grows_with_answer_length_and_timings_match(
     start_server: StartServer, chat_body: ChatBody
 ) -> None:
     latency = LatencyModel(prompt_tokens_per_s=1000, tokens_per_s=200)
-    server = start_server(FixedAnswer(" tok" * 59), latency=latency)
+    server = start_server(" tok" * 59, latency=latency)
     started = time.monotonic()
     body = _post(server, chat_body("word " * 100))
     elapsed = time.monotonic() - started
@@ -138,12 +142,12 @@ def test_time_grows_with_answer_length_and_timings_match(
     assert expected_predicted_ms <= timings["predicted_ms"] < expected_predicted_ms + 250
     assert abs(timings["predicted_per_second"] - 200) < 50
     assert elapsed >= (timings["prompt_ms"] + timings["predicted_ms"]) / 1000
-    short = _post(start_server(FixedAnswer("tok"), latency=latency), chat_body("word " * 100))
+    short = _post(start_server("tok", latency=latency), chat_body("word " * 100))
     assert short["timings"]["predicted_ms"] < timings["predicted_ms"]
 
 
 def test_streaming_b4748_shape(start_server: StartServer, chat_body: ChatBody) -> None:
-    server = start_server(FixedAnswer("alpha beta gamma"))
+    server = start_server("alpha beta gamma")
     with httpx2.stream(
         "POST", server.base_url + "/chat/completions", json=chat_body(stream=True)
     ) as response:
@@ -162,8 +166,8 @@ def test_streaming_b4748_shape(start_server: StartServer, chat_body: ChatBody) -
     assert list(final["timings"]) == TIMINGS_KEYS
 
 
-def test_openai_sdk(start_server: StartServer) -> None:
-    server = start_server(FixedAnswer("```python\nx = 1\n```", "thinking..."))
+def test_openai_sdk(start_server: StartServer, chats: Chats) -> None:
+    server = start_server(FakeAnswer("```python\nx = 1\n```", "thinking..."))
     client = openai.OpenAI(base_url=server.base_url, api_key="x", max_retries=0)
     try:
         completion = client.chat.completions.create(
@@ -181,5 +185,5 @@ def test_openai_sdk(start_server: StartServer) -> None:
     assert completion.model_extra is not None
     assert list(completion.model_extra["timings"]) == TIMINGS_KEYS
     assert completion.to_dict()["choices"][0]["message"]["reasoning_content"] == "thinking..."
-    [request] = server.chat_requests
+    [request] = chats(server)
     assert request.body["max_tokens"] == 8192

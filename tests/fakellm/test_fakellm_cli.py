@@ -1,4 +1,4 @@
-"""`python -m orchestrator.fakellm` in a child process: port on stdout, SIGTERM, exit 0."""
+"""`python -m fakellm` in a child process: port on stdout, SIGTERM, exit 0."""
 
 from __future__ import annotations
 
@@ -16,7 +16,10 @@ from typing import Any
 
 import httpx2
 
-LEVELS = ("L1", "L2", "L3", "L4", "L5")
+from challenge.answers import canned_answer
+from challenge.levels import Level
+from fakellm.answers import vary_text
+from fakellm.dialect import B4748
 
 
 def _read_line(stream: object, timeout: float) -> str:
@@ -34,8 +37,6 @@ def test_cli_serves_until_sigterm(
     level_prompt: Callable[..., str],
     chat_body: Callable[..., dict[str, Any]],
 ) -> None:
-    answers = tmp_path / "answers.json"
-    answers.write_text(json.dumps({lv: f"answer {lv}" for lv in LEVELS}))
     log = tmp_path / "requests.jsonl"
     env = {
         **os.environ,
@@ -45,11 +46,15 @@ def test_cli_serves_until_sigterm(
         [
             sys.executable,
             "-m",
-            "orchestrator.fakellm",
+            "fakellm",
             "--port",
             "0",
-            "--answers-file",
-            str(answers),
+            "--dialect",
+            "b4748",
+            "--answers",
+            "flawed",
+            "--reasoning",
+            "hmm",
             "--slots",
             "2",
             "--alias",
@@ -70,11 +75,14 @@ def test_cli_serves_until_sigterm(
         assert match, line
         url = match.group(1)
         assert httpx2.get(url + "/health").json() == {"status": "ok"}
-        assert httpx2.get(url + "/props").json()["total_slots"] == 2
+        props = httpx2.get(url + "/props").json()
+        assert (props["total_slots"], props["build_info"]) == (2, B4748.build_info)
         assert httpx2.get(url + "/v1/models").json()["data"][0]["id"] == "cli-model"
         prompt = level_prompt(level_prompts["L4"])
         body = httpx2.post(url + "/v1/chat/completions", json=chat_body(prompt)).json()
-        assert body["choices"][0]["message"]["content"] == "# fake variant 1\nanswer L4"
+        message = body["choices"][0]["message"]
+        assert message["content"] == vary_text(canned_answer(Level.L4, "flawed"), 1)
+        assert message["reasoning_content"] == "hmm"
         child.send_signal(signal.SIGTERM)
         assert child.wait(timeout=10) == 0
     finally:
@@ -95,11 +103,9 @@ def test_cli_serves_until_sigterm(
     assert records[-1]["body"]["messages"][0]["content"] == prompt
 
 
-def test_cli_refuses_a_bad_answers_file(tmp_path: Path, repo: Path) -> None:
-    bad = tmp_path / "bad.json"
-    bad.write_text("[1, 2]")
+def test_cli_refuses_unknown_answers(repo: Path) -> None:
     result = subprocess.run(
-        [sys.executable, "-m", "orchestrator.fakellm", "--answers-file", str(bad)],
+        [sys.executable, "-m", "fakellm", "--answers", "brilliant"],
         cwd=repo,
         env={**os.environ, "PYTHONPATH": str(repo)},
         capture_output=True,
@@ -108,4 +114,4 @@ def test_cli_refuses_a_bad_answers_file(tmp_path: Path, repo: Path) -> None:
     )
     assert result.returncode == 2
     assert result.stdout == ""
-    assert "JSON object" in result.stderr
+    assert "reference" in result.stderr

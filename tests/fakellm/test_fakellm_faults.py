@@ -11,21 +11,22 @@ import httpx2
 import openai
 import pytest
 
-from orchestrator.fakellm import (
+from fakellm import (
     Delay,
     Drop,
     EmptyAnswer,
     FakeLlamaServer,
     FaultPlan,
     FaultRule,
-    FixedAnswer,
     HttpError,
     LatencyModel,
     LevelAnswers,
     Truncate,
 )
+from fakellm.requestlog import RequestRecord
 
 StartServer = Callable[..., FakeLlamaServer]
+Chats = Callable[[FakeLlamaServer], list[RequestRecord]]
 
 ANSWER = "one two six ten red tan"  # words of at most 4 letters: a fake token each
 
@@ -36,7 +37,7 @@ def _post(server: FakeLlamaServer, timeout: float = 10, **extra: Any) -> httpx2.
 
 
 def _server(start_server: StartServer, *rules: FaultRule, **kwargs: object) -> FakeLlamaServer:
-    return start_server(FixedAnswer(ANSWER), faults=FaultPlan(list(rules)), **kwargs)
+    return start_server(ANSWER, faults=FaultPlan(list(rules)), **kwargs)
 
 
 @pytest.mark.parametrize(
@@ -47,13 +48,15 @@ def _server(start_server: StartServer, *rules: FaultRule, **kwargs: object) -> F
         (HttpError(503, "Loading model", "unavailable_error"), 503, "unavailable_error"),
     ],
 )
-def test_http_error(start_server: StartServer, fault: HttpError, status: int, type_: str) -> None:
+def test_http_error(
+    start_server: StartServer, chats: Chats, fault: HttpError, status: int, type_: str
+) -> None:
     server = _server(start_server, FaultRule(fault, nth=1))
     response = _post(server)
     assert response.status_code == status
     assert response.json() == {"error": {"code": status, "message": fault.message, "type": type_}}
     assert _post(server).status_code == 200  # only the first request
-    assert [r.fault for r in server.chat_requests] == ["HttpError", None]
+    assert [r.fault for r in chats(server)] == ["HttpError", None]
 
 
 def test_http_error_in_a_stream_is_an_error_event(start_server: StartServer) -> None:
@@ -66,21 +69,21 @@ def test_http_error_in_a_stream_is_an_error_event(start_server: StartServer) -> 
     assert json.loads(events[0].removeprefix("error: "))["message"] == "context shift is disabled"
 
 
-def test_drop_closes_without_answer(start_server: StartServer) -> None:
+def test_drop_closes_without_answer(start_server: StartServer, chats: Chats) -> None:
     server = _server(start_server, FaultRule(Drop(), nth=1))
     with pytest.raises(httpx2.RemoteProtocolError):
         _post(server)
     assert _post(server).status_code == 200
-    dropped = server.chat_requests[0]
+    dropped = chats(server)[0]
     assert dropped.status is None and dropped.extra["dropped"] == "closed"
 
 
-def test_drop_with_reset(start_server: StartServer) -> None:
+def test_drop_with_reset(start_server: StartServer, chats: Chats) -> None:
     server = _server(start_server, FaultRule(Drop(reset=True), nth=1))
     with pytest.raises(httpx2.TransportError):
         _post(server)
     assert _post(server).status_code == 200
-    assert server.chat_requests[0].extra["dropped"] == "reset"
+    assert chats(server)[0].extra["dropped"] == "reset"
 
 
 def test_delay_longer_than_client_timeout(start_server: StartServer) -> None:
@@ -117,7 +120,10 @@ def test_truncated_answer(start_server: StartServer, tokens: int | None, content
 
 
 def test_rule_by_level_fires_once(
-    start_server: StartServer, level_prompts: dict[str, str], level_prompt: Callable[..., str]
+    start_server: StartServer,
+    chats: Chats,
+    level_prompts: dict[str, str],
+    level_prompt: Callable[..., str],
 ) -> None:
     plan = FaultPlan([FaultRule(HttpError.exceeds_context(), level="L2", times=1)])
     server = start_server(LevelAnswers({"L1": "a", "L2": "b"}), faults=plan)
@@ -126,7 +132,7 @@ def test_rule_by_level_fires_once(
     assert _post(server, messages=[{"role": "user", "content": l1}]).status_code == 200
     assert _post(server, messages=[{"role": "user", "content": l2}]).status_code == 400
     assert _post(server, messages=[{"role": "user", "content": l2}]).status_code == 200
-    assert [r.fault for r in server.chat_requests] == [None, "HttpError", None]
+    assert [r.fault for r in chats(server)] == [None, "HttpError", None]
 
 
 def test_nth_counts_chat_requests_only(start_server: StartServer) -> None:
@@ -171,7 +177,7 @@ def test_faults_through_the_openai_sdk(start_server: StartServer) -> None:
             FaultRule(Delay(2.0), nth=3),
         ]
     )
-    server = start_server(FixedAnswer(ANSWER), faults=plan, latency=LatencyModel())
+    server = start_server(ANSWER, faults=plan, latency=LatencyModel())
     client = openai.OpenAI(base_url=server.base_url, api_key="x", max_retries=0, timeout=0.5)
     messages = [{"role": "user", "content": "hi"}]
     try:

@@ -6,9 +6,9 @@ import threading
 
 import pytest
 
-from orchestrator.fakellm import FakeAnswer, LatencyModel
-from orchestrator.fakellm.generation import count_prompt_tokens, generate, split_tokens
-from orchestrator.fakellm.slots import SlotPool
+from fakellm import FakeAnswer, LatencyModel
+from fakellm.generation import count_prompt_tokens, generate, split_tokens
+from fakellm.slots import SlotPool
 
 
 @pytest.mark.parametrize("text", ["", "a", "hello world", "  x\n\n  def f():\r\n\treturn 1  \n"])

@@ -12,12 +12,21 @@ from challenge.points import LevelScore
 from orchestrator.results import ResultPaths, port_of, write_results
 from worker.config import ModelConfig
 from worker.records import Attempt, AttemptStatus, Fingerprint, GenOutcome, Run, RunSpec
+from worker.unit import Unit
 
 NOW = datetime(2026, 2, 2, 8, 30, 0, tzinfo=UTC)
 T0 = datetime(2026, 2, 2, 7, 0, 0, tzinfo=UTC)
 SECRET_ENV = "LLAMA_TEST_KEY"
 SECRET_VALUE = "sk-live-7f3a9c-do-not-leak"
-AttemptMap = dict[tuple[str, int, Level], Attempt]
+AttemptMap = dict[Unit, Attempt]
+RUN_ID = "20260202-070000-abc123"
+
+
+def U(model: str, iteration: int, level: Level) -> Unit:
+    """The unit of a record of this file's run."""
+    return Unit(RUN_ID, model, iteration, level)
+
+
 LEGACY_TESTS = {Level.L1: 5, Level.L2: 10, Level.L3: 15, Level.L4: 1, Level.L5: 2}
 
 
@@ -76,7 +85,7 @@ def make_attempt(model: str, iteration: int, level: Level, *, points: float | No
         "score_finished_at": start + timedelta(seconds=20) if status is AttemptStatus.SCORED
         else None,
     }
-    return Attempt(run_id="20260202-070000-abc123", model=model, iteration=iteration, level=level,
+    return Attempt(run_id=RUN_ID, model=model, iteration=iteration, level=level,
                    status=status, extracted=extracted, scores=scores, level_scores=level_scores,
                    **(defaults | fields))
 
@@ -85,20 +94,20 @@ def small_run_attempts() -> AttemptMap:
     """alpha: iteration 1 = 90 (L5 answered nothing), iteration 2 = 40; beta: nothing complete."""
     attempts: AttemptMap = {}
     for level in LEVELS:
-        attempts[("alpha", 1, level)] = make_attempt("alpha", 1, level)
-    attempts[("alpha", 1, Level.L3)] = make_attempt("alpha", 1, Level.L3, passed=14)
-    attempts[("alpha", 1, Level.L5)] = make_attempt("alpha", 1, Level.L5, code="", points=0,
+        attempts[U("alpha", 1, level)] = make_attempt("alpha", 1, level)
+    attempts[U("alpha", 1, Level.L3)] = make_attempt("alpha", 1, Level.L3, passed=14)
+    attempts[U("alpha", 1, Level.L5)] = make_attempt("alpha", 1, Level.L5, code="", points=0,
                                                     passed=0)
     for level in LEVELS:
         points = {Level.L1: 25, Level.L4: 15}.get(level, 0)
-        attempts[("alpha", 2, level)] = make_attempt("alpha", 2, level, points=points,
+        attempts[U("alpha", 2, level)] = make_attempt("alpha", 2, level, points=points,
                                                      passed=LEGACY_TESTS[level] if points else 0)
-    attempts[("alpha", 2, Level.L2)].error = "500: context shift is disabled"
-    attempts[("alpha", 2, Level.L2)].gen_outcome = GenOutcome.MODEL_ERROR
-    attempts[("beta", 1, Level.L1)] = make_attempt("beta", 1, Level.L1)
-    attempts[("beta", 1, Level.L2)] = make_attempt(
+    attempts[U("alpha", 2, Level.L2)].error = "500: context shift is disabled"
+    attempts[U("alpha", 2, Level.L2)].gen_outcome = GenOutcome.MODEL_ERROR
+    attempts[U("beta", 1, Level.L1)] = make_attempt("beta", 1, Level.L1)
+    attempts[U("beta", 1, Level.L2)] = make_attempt(
         "beta", 1, Level.L2, status=AttemptStatus.INFRA_ERROR, infra_stage="generate",
-        error="connection refused")
+        gen_outcome=None, error="connection refused")
     return attempts
 
 
@@ -185,8 +194,8 @@ def test_result_file_of_a_model_without_complete_iteration(
 
 def test_subset_run_scores_only_the_selected_levels(tmp_path: Path) -> None:
     run = make_run(levels=(Level.L2, Level.L4), iterations=1)
-    attempts = {("alpha", 1, Level.L2): make_attempt("alpha", 1, Level.L2, points=20, passed=8),
-                ("alpha", 1, Level.L4): make_attempt("alpha", 1, Level.L4)}
+    attempts = {U("alpha", 1, Level.L2): make_attempt("alpha", 1, Level.L2, points=20, passed=8),
+                U("alpha", 1, Level.L4): make_attempt("alpha", 1, Level.L4)}
     paths = write_results(run, attempts, tmp_path, now=NOW)
     document = read_json(paths.results["alpha"])
     assert document["scores"] == {"L2": 20, "L4": 15, "total": 35, "max": 40,
@@ -202,7 +211,7 @@ def test_artifacts_are_the_best_iterations_non_empty_code(
     assert sorted(p.name for p in directory.iterdir()) == [
         "L1_job_queue.py", "L2_job_queue.py", "L3_job_queue.py", "L4_job_queue.py"]
     assert (directory / "L3_job_queue.py").read_text() \
-        == attempts[("alpha", 1, Level.L3)].extracted["legacy"]["job_queue.py"]
+        == attempts[U("alpha", 1, Level.L3)].extracted["legacy"]["job_queue.py"]
     assert not (paths.root / "artifacts" / "beta").exists()
 
 
@@ -210,8 +219,8 @@ def test_l5_artifact_is_the_raw_answer_and_code_is_written_byte_for_byte(tmp_pat
     run = make_run(levels=(Level.L1, Level.L5), iterations=1)
     answer = "# queue/core.py\r\nclass JobQueue: ...\r\n```\r\n"
     code = "class JobQueue:\r\n    pass\r\n"
-    attempts = {("alpha", 1, Level.L1): make_attempt("alpha", 1, Level.L1, code=code),
-                ("alpha", 1, Level.L5): make_attempt("alpha", 1, Level.L5, answer=answer)}
+    attempts = {U("alpha", 1, Level.L1): make_attempt("alpha", 1, Level.L1, code=code),
+                U("alpha", 1, Level.L5): make_attempt("alpha", 1, Level.L5, answer=answer)}
     paths = write_results(run, attempts, tmp_path, now=NOW)
     directory = paths.root / "artifacts" / "alpha"
     assert (directory / "L5_job_queue.py").read_bytes() == answer.encode()
@@ -220,7 +229,7 @@ def test_l5_artifact_is_the_raw_answer_and_code_is_written_byte_for_byte(tmp_pat
 
 def test_whitespace_only_code_is_no_artifact(tmp_path: Path) -> None:
     run = make_run(levels=(Level.L4,), iterations=1)
-    attempts = {("alpha", 1, Level.L4): make_attempt("alpha", 1, Level.L4, code="\n  \n",
+    attempts = {U("alpha", 1, Level.L4): make_attempt("alpha", 1, Level.L4, code="\n  \n",
                                                      points=15)}
     paths = write_results(run, attempts, tmp_path, now=NOW)
     assert paths.artifacts == []
@@ -230,7 +239,8 @@ def test_whitespace_only_code_is_no_artifact(tmp_path: Path) -> None:
 def test_every_attempt_is_written_as_its_record(
         written: tuple[Run, AttemptMap, ResultPaths]) -> None:
     _, attempts, paths = written
-    for (model, iteration, level), attempt in attempts.items():
+    for unit, attempt in attempts.items():
+        model, iteration, level = unit.model, unit.iteration, unit.level
         path = paths.root / "attempts" / model / f"iter{iteration}" / f"{level.value}.json"
         assert path in paths.attempts
         text = path.read_text(encoding="utf-8")
@@ -257,7 +267,8 @@ def test_run_json_holds_the_run_and_its_progress(
 
 def test_complete_run_is_flagged_complete(tmp_path: Path) -> None:
     run = make_run(levels=(Level.L4,), iterations=1)
-    attempts = {(m, 1, Level.L4): make_attempt(m, 1, Level.L4) for m in ("alpha", "beta")}
+    attempts = {U(m, 1, Level.L4): make_attempt(m, 1, Level.L4)
+                for m in ("alpha", "beta")}
     paths = write_results(run, attempts, tmp_path, now=NOW)
     assert read_json(paths.run_json)["complete"] is True
 
@@ -283,13 +294,13 @@ def test_rewriting_is_idempotent_and_leaves_no_temporary_files(
 
 def test_rewriting_mid_run_follows_a_new_best_iteration(tmp_path: Path) -> None:
     run = make_run(levels=(Level.L1, Level.L2), iterations=2)
-    attempts = {("alpha", 1, Level.L1): make_attempt("alpha", 1, Level.L1, points=5, passed=1),
-                ("alpha", 1, Level.L2): make_attempt("alpha", 1, Level.L2, points=5, passed=1)}
+    attempts = {U("alpha", 1, Level.L1): make_attempt("alpha", 1, Level.L1, points=5, passed=1),
+                U("alpha", 1, Level.L2): make_attempt("alpha", 1, Level.L2, points=5, passed=1)}
     first = write_results(run, attempts, tmp_path, now=NOW)
     assert [p.name for p in first.artifacts] == ["L1_job_queue.py", "L2_job_queue.py"]
 
-    attempts[("alpha", 2, Level.L1)] = make_attempt("alpha", 2, Level.L1)
-    attempts[("alpha", 2, Level.L2)] = make_attempt("alpha", 2, Level.L2, code="", points=25)
+    attempts[U("alpha", 2, Level.L1)] = make_attempt("alpha", 2, Level.L1)
+    attempts[U("alpha", 2, Level.L2)] = make_attempt("alpha", 2, Level.L2, code="", points=25)
     later = NOW + timedelta(hours=1)
     second = write_results(run, attempts, tmp_path, now=later)
 
@@ -299,17 +310,17 @@ def test_rewriting_mid_run_follows_a_new_best_iteration(tmp_path: Path) -> None:
     directory = second.root / "artifacts" / "alpha"
     assert sorted(p.name for p in directory.iterdir()) == ["L1_job_queue.py"]
     assert (directory / "L1_job_queue.py").read_text() \
-        == attempts[("alpha", 2, Level.L1)].extracted["legacy"]["job_queue.py"]
+        == attempts[U("alpha", 2, Level.L1)].extracted["legacy"]["job_queue.py"]
     assert len(second.attempts) == 4
 
 
 def test_strict_keys_appear_once_strict_scores_exist(tmp_path: Path) -> None:
     run = make_run(levels=(Level.L1, Level.L4), iterations=2)
     attempts = {
-        ("alpha", 1, Level.L1): make_attempt("alpha", 1, Level.L1, strict=12.5),
-        ("alpha", 1, Level.L4): make_attempt("alpha", 1, Level.L4, strict=0.0),
-        ("alpha", 2, Level.L1): make_attempt("alpha", 2, Level.L1, points=20, strict=20.0),
-        ("alpha", 2, Level.L4): make_attempt("alpha", 2, Level.L4, strict=7.5),
+        U("alpha", 1, Level.L1): make_attempt("alpha", 1, Level.L1, strict=12.5),
+        U("alpha", 1, Level.L4): make_attempt("alpha", 1, Level.L4, strict=0.0),
+        U("alpha", 2, Level.L1): make_attempt("alpha", 2, Level.L1, points=20, strict=20.0),
+        U("alpha", 2, Level.L4): make_attempt("alpha", 2, Level.L4, strict=7.5),
     }
     document = read_json(write_results(run, attempts, tmp_path, now=NOW).results["alpha"])
     assert document["statistics"]["best_iteration"] == 1
@@ -320,7 +331,7 @@ def test_strict_keys_appear_once_strict_scores_exist(tmp_path: Path) -> None:
                                          "percentage": 68.8, "subset": True}
     assert [e["tests_total"] for e in document["levels_strict"]] == [8, 8]
 
-    legacy_only = {k: make_attempt("alpha", k[1], k[2]) for k in attempts}
+    legacy_only = {k: make_attempt("alpha", k.iteration, k.level) for k in attempts}
     plain = read_json(write_results(run, legacy_only, tmp_path / "plain", now=NOW)
                       .results["alpha"])
     assert not [key for key in plain if key.endswith("_strict")]

@@ -16,9 +16,17 @@ from orchestrator.statistics import (
 )
 from worker.config import ModelConfig
 from worker.records import Attempt, AttemptStatus, Fingerprint, GenOutcome, Run, RunSpec
+from worker.unit import Unit
 
 T0 = datetime(2026, 2, 1, 12, 0, 0, tzinfo=UTC)
-AttemptMap = dict[tuple[str, int, Level], Attempt]
+AttemptMap = dict[Unit, Attempt]
+
+
+def U(model: str, iteration: int, level: Level) -> Unit:
+    """The unit of a record of this file's run."""
+    return Unit("run-1", model, iteration, level)
+
+
 LEGACY_TESTS = {Level.L1: 5, Level.L2: 10, Level.L3: 15, Level.L4: 1, Level.L5: 2}
 
 
@@ -60,7 +68,7 @@ def full_iteration(model: str, iteration: int, total_of: dict[Level, float] | No
                    levels: tuple[Level, ...] = LEVELS) -> AttemptMap:
     """A complete iteration; `total_of` overrides some levels' points."""
     total_of = total_of or {}
-    return {(model, iteration, lv): make_attempt(model, iteration, lv, points=total_of.get(lv))
+    return {U(model, iteration, lv): make_attempt(model, iteration, lv, points=total_of.get(lv))
             for lv in levels}
 
 
@@ -69,11 +77,11 @@ def test_complete_and_incomplete_iterations_with_reasons() -> None:
     attempts: AttemptMap = {}
     for iteration in (1, 2, 3, 4):
         attempts |= full_iteration("alpha", iteration)
-    attempts[("alpha", 1, Level.L3)] = make_attempt(
+    attempts[U("alpha", 1, Level.L3)] = make_attempt(
         "alpha", 1, Level.L3, status=AttemptStatus.INFRA_ERROR, error="connection refused")
-    attempts[("alpha", 2, Level.L4)] = make_attempt("alpha", 2, Level.L4,
+    attempts[U("alpha", 2, Level.L4)] = make_attempt("alpha", 2, Level.L4,
                                                     status=AttemptStatus.GENERATED)
-    del attempts[("alpha", 3, Level.L5)]
+    del attempts[U("alpha", 3, Level.L5)]
 
     stats = model_statistics(run, attempts, "alpha", Profile.LEGACY)
 
@@ -92,7 +100,7 @@ def test_best_iteration_is_the_first_maximum_counted_among_requested_iterations(
     run = make_run(iterations=3)
     attempts = full_iteration("alpha", 1) | full_iteration("alpha", 2, {Level.L5: 0}) \
         | full_iteration("alpha", 3, {Level.L4: 5, Level.L5: 10})
-    attempts[("alpha", 1, Level.L2)] = make_attempt("alpha", 1, Level.L2,
+    attempts[U("alpha", 1, Level.L2)] = make_attempt("alpha", 1, Level.L2,
                                                     status=AttemptStatus.INFRA_ERROR)
     # iteration 2: 25+25+25+15+0 = 90; iteration 3: 25+25+25+5+10 = 90
 
@@ -166,7 +174,7 @@ def test_full_run_is_out_of_100_and_not_a_subset() -> None:
 
 def test_no_complete_iteration() -> None:
     run = make_run(iterations=2)
-    attempts = {("alpha", 1, Level.L1): make_attempt(status=AttemptStatus.GENERATED)}
+    attempts = {U("alpha", 1, Level.L1): make_attempt(status=AttemptStatus.GENERATED)}
     stats = model_statistics(run, attempts, "alpha", Profile.LEGACY)
     assert stats.complete_iterations == []
     assert stats.all_scores == []
@@ -182,16 +190,17 @@ def test_no_complete_iteration() -> None:
 def test_total_duration_spans_first_generate_start_to_last_score_end_of_the_model() -> None:
     run = make_run(models=("alpha", "beta"), iterations=2)
     attempts = full_iteration("alpha", 1) | full_iteration("alpha", 2) | full_iteration("beta", 1)
-    for (_, iteration, level), attempt in attempts.items():
+    for unit, attempt in attempts.items():
+        iteration, level = unit.iteration, unit.level
         offset = timedelta(minutes=10 * iteration + level.number)
         attempt.gen_started_at = T0 + offset
         attempt.score_finished_at = T0 + offset + timedelta(seconds=30)
     # an incomplete attempt still counts: it is part of the model's wall time
-    attempts[("alpha", 2, Level.L5)] = make_attempt(
+    attempts[U("alpha", 2, Level.L5)] = make_attempt(
         "alpha", 2, Level.L5, status=AttemptStatus.INFRA_ERROR,
         gen_started_at=T0 + timedelta(minutes=25),
         score_finished_at=T0 + timedelta(minutes=40, milliseconds=250))
-    attempts[("beta", 1, Level.L1)].gen_started_at = T0  # another model's times do not count
+    attempts[U("beta", 1, Level.L1)].gen_started_at = T0  # another model's times do not count
 
     stats = model_statistics(run, attempts, "alpha", Profile.LEGACY)
 
@@ -204,10 +213,10 @@ def test_total_duration_spans_first_generate_start_to_last_score_end_of_the_mode
 def test_best_iteration_breakdown_per_level() -> None:
     run = make_run(iterations=1)
     attempts = full_iteration("alpha", 1)
-    attempts[("alpha", 1, Level.L2)] = make_attempt(
+    attempts[U("alpha", 1, Level.L2)] = make_attempt(
         "alpha", 1, Level.L2, points=0, passed=0, call_duration_s=1.001,
         gen_outcome=GenOutcome.MODEL_ERROR, error="400: exceeds the available context")
-    attempts[("alpha", 1, Level.L3)] = make_attempt(
+    attempts[U("alpha", 1, Level.L3)] = make_attempt(
         "alpha", 1, Level.L3, points=15, passed=3, call_duration_s=None,
         gen_outcome=GenOutcome.TRUNCATED)
 
@@ -237,8 +246,8 @@ def test_iteration_total_sums_the_profiles_points_without_float_noise() -> None:
 def test_strict_statistics_have_their_own_best_iteration() -> None:
     run = make_run(levels=(Level.L1,), iterations=2)
     attempts: AttemptMap = {
-        ("alpha", 1, Level.L1): make_attempt("alpha", 1, Level.L1, points=25, strict=12.5),
-        ("alpha", 2, Level.L1): make_attempt("alpha", 2, Level.L1, points=20, strict=17.5),
+        U("alpha", 1, Level.L1): make_attempt("alpha", 1, Level.L1, points=25, strict=12.5),
+        U("alpha", 2, Level.L1): make_attempt("alpha", 2, Level.L1, points=20, strict=17.5),
     }
     legacy = model_statistics(run, attempts, "alpha", Profile.LEGACY)
     strict = model_statistics(run, attempts, "alpha", Profile.STRICT)
@@ -250,12 +259,12 @@ def test_scored_profiles_add_strict_only_once_every_scored_record_has_it() -> No
     with_strict = make_attempt(strict=10.0)
     without = make_attempt(level=Level.L2)
     pending = make_attempt(level=Level.L3, status=AttemptStatus.GENERATED)
-    key = ("alpha", 1)
+    key = ("run-1", "alpha", 1)
     assert scored_profiles({}) == [Profile.LEGACY]
-    assert scored_profiles({(*key, Level.L1): without}) == [Profile.LEGACY]
-    assert scored_profiles({(*key, Level.L1): with_strict, (*key, Level.L2): without}) \
+    assert scored_profiles({Unit(*key, Level.L1): without}) == [Profile.LEGACY]
+    assert scored_profiles({Unit(*key, Level.L1): with_strict, Unit(*key, Level.L2): without}) \
         == [Profile.LEGACY]
-    assert scored_profiles({(*key, Level.L1): with_strict, (*key, Level.L3): pending}) \
+    assert scored_profiles({Unit(*key, Level.L1): with_strict, Unit(*key, Level.L3): pending}) \
         == [Profile.LEGACY, Profile.STRICT]
 
 

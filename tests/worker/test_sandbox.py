@@ -3,6 +3,7 @@ and limit observed from inside the container, failure modes, and container remov
 
 import io
 import json
+import socket
 import tarfile
 import threading
 import time
@@ -13,15 +14,13 @@ import pytest
 from worker._archive import build_archive, check_path
 from worker._docker import (
     LABEL_ROLE,
-    LABEL_RUN,
-    LABEL_WORKER,
     DockerSandbox,
-    FrameDecoder,
-    TailBuffer,
+    StreamTail,
+    _StreamReader,
     shell_command,
 )
 from worker.errors import ServiceUnavailable
-from worker.sandbox import SandboxLimits, SandboxUnavailable
+from worker.sandbox import LABEL_RUN, LABEL_WORKER, SandboxLimits, SandboxUnavailable
 
 #: Short limits: every Docker test here finishes in seconds.
 LIMITS = SandboxLimits(memory_mb=256, pids=64, wall_clock_s=20, test_timeout_s=5)
@@ -62,18 +61,34 @@ def test_archive_rejects_a_file_that_is_also_a_directory() -> None:
         build_archive({"a": "", "a/b": ""})
 
 
-def test_frame_decoder_splits_stdout_and_stderr_across_chunks() -> None:
+def test_archive_makes_lone_surrogates_safe() -> None:
+    archive = build_archive({"a.py": "x = '\udcff'\n"})
+    with tarfile.open(fileobj=io.BytesIO(archive)) as tar:
+        data = tar.extractfile("a.py").read()  # type: ignore[union-attr]
+    assert data.decode("utf-8") == "x = '\ufffd'\n"
+    with pytest.raises(ValueError, match="surrogate"):
+        build_archive({"\udcff.py": ""})
+
+
+def test_stream_reader_splits_docker_frames_arriving_in_pieces() -> None:
     stream = b"".join(
         bytes([kind, 0, 0, 0]) + len(data).to_bytes(4, "big") + data
-        for kind, data in [(1, b"out1"), (2, b"err"), (1, b""), (1, b"out2")]
+        for kind, data in [(1, b"out1"), (2, b"err"), (1, b"out2\xff")]
     )
-    decoder = FrameDecoder()
-    frames = [f for i in range(0, len(stream), 3) for f in decoder.feed(stream[i : i + 3])]
-    assert frames == [(1, b"out1"), (2, b"err"), (1, b""), (1, b"out2")]
+    ours, theirs = socket.socketpair()
+    reader = _StreamReader(ours)
+    reader.start()
+    for i in range(0, len(stream), 3):
+        theirs.sendall(stream[i : i + 3])
+    theirs.close()
+    reader.join(5)
+    ours.close()
+    assert not reader.is_alive() and reader.error is None
+    assert reader.stdout.text() == "out1out2\ufffd" and reader.stderr.text() == "err"
 
 
-def test_tail_buffer_keeps_the_end_and_counts_what_it_dropped() -> None:
-    buffer = TailBuffer(5)
+def test_stream_tail_keeps_the_end_and_counts_what_it_dropped() -> None:
+    buffer = StreamTail(5)
     for chunk in (b"abc", b"defg", b"hi"):
         buffer.add(chunk)
     assert buffer.text() == "[... 4 bytes dropped]\nefghi"
@@ -100,7 +115,7 @@ def test_limits_defaults_and_validation() -> None:
 
 
 def test_settings_defaults_give_the_default_limits() -> None:
-    from worker.flow import sandbox_limits
+    from worker.sandbox import sandbox_limits
     from worker.settings import Settings
 
     assert sandbox_limits(Settings()) == SandboxLimits()

@@ -1,7 +1,9 @@
-"""score_answer end to end in real Docker: the canned answers score what SPEC §4 says.
+"""score_answer end to end in real Docker: the canned answers score what docs/challenge.md §4
+(legacy) and docs/scoring.md §5 (strict) say.
 
-The levels' fixed sleeps make L2 and L3 take ~11 s each, so every case is scored once, in
-parallel, by a module-scoped fixture; the tests then read its results.
+The suites' waits make L2 and L3 take well over 10 s each (strict L2's no-5th-attempt window
+alone ends about 16 s in), so every case is scored once, in parallel, by a module-scoped
+fixture; the tests then read its results.
 """
 
 from concurrent.futures import ThreadPoolExecutor

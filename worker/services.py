@@ -1,0 +1,74 @@
+"""What units need from the outside world, gathered once per process and injected, so tests
+can substitute any part (a scripted model, a fake sandbox, a recording dispatcher)."""
+
+import logging
+import time
+import traceback
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from worker.config import ModelConfig
+from worker.dispatch import Dispatcher
+from worker.llm import ChatReply
+from worker.records import Attempt, AttemptStatus, InfraStage
+from worker.sandbox import Sandbox
+from worker.settings import Settings
+from worker.store import RecordStore, StoreUnavailable
+from worker.unit import Unit
+
+logger = logging.getLogger(__name__)
+
+ChatFn = Callable[[str], ChatReply]
+"""One chat completion: prompt in, reply out; raises `worker.llm.CallFailure`."""
+
+
+@dataclass
+class Services:
+    store: RecordStore
+    dispatcher: Dispatcher
+    settings: Settings
+    host: str
+    """Recorded in attempts: `hostname:pid` of the worker process."""
+    chat_factory: Callable[[ModelConfig, str], ChatFn] | None = None
+    sandbox_factory: Callable[[], Sandbox] | None = None
+    sleep: Callable[[float], None] = field(default=time.sleep)
+
+
+def log(unit: Unit, event: str) -> None:
+    logger.info("%s %s", unit.log_context, event)
+
+
+def record_internal_error(services: Services, unit: Unit, exc: BaseException,
+                          enqueued_at: datetime | None) -> Attempt:
+    """An unexpected error of ours inside a unit becomes a recorded infra_error at stage
+    internal (so `resume` sends it again), never a unit left without a final record.
+
+    Raises:
+        StoreUnavailable: the record could not be written either.
+    """
+    logger.error("%s internal error: %s", unit.log_context,
+                 "".join(traceback.format_exception(exc)).strip())
+    attempt = services.store.get_attempt(unit)
+    if attempt is None:
+        attempt = Attempt(run_id=unit.run_id, model=unit.model, iteration=unit.iteration,
+                          level=unit.level, status=AttemptStatus.INFRA_ERROR,
+                          enqueued_at=enqueued_at)
+    elif attempt.status is AttemptStatus.SCORED:
+        return attempt  # the failure came after the final record: nothing to change
+    attempt.record_infra_error(InfraStage.INTERNAL, f"internal error: {type(exc).__name__}: "
+                                                    f"{exc}")
+    services.store.save_attempt(attempt)
+    return attempt
+
+
+def run_guarded(services: Services, unit: Unit, enqueued_at: datetime | None,
+                body: Callable[[], Attempt | None]) -> Attempt | None:
+    """Run a unit's body; an unexpected exception ends as a recorded internal error, while
+    `StoreUnavailable` propagates (the task must not be acknowledged: it comes back)."""
+    try:
+        return body()
+    except StoreUnavailable:
+        raise
+    except Exception as exc:
+        return record_internal_error(services, unit, exc, enqueued_at)
