@@ -6,7 +6,6 @@ is for (`model.ModelServer`); it answers through a `responder.Responder`.
 
 from __future__ import annotations
 
-import json
 import logging
 import time
 from typing import Any
@@ -28,6 +27,7 @@ from fakellm.payloads import (
     completion_body,
     completion_id,
     final_chunk_body,
+    json_text,
 )
 from fakellm.prompts import detect_level
 from fakellm.protocol import ChatRequest, error_body
@@ -38,7 +38,7 @@ logger = logging.getLogger(__name__)
 
 
 def _dump(body: dict[str, Any]) -> str:
-    return json.dumps(body, ensure_ascii=False, separators=(",", ":"))
+    return json_text(body)
 
 
 def serve_chat(model: ModelServer, out: Responder, record: RequestRecord, req: ChatRequest) -> None:

@@ -18,6 +18,7 @@ from http.server import BaseHTTPRequestHandler
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
+from fakellm.payloads import json_text
 from fakellm.requestlog import RequestRecord
 from fakellm.routes import route
 
@@ -121,7 +122,7 @@ class FakeLlamaHandler(BaseHTTPRequestHandler):
 
     def send_json(self, status: int, body: dict[str, Any]) -> None:
         """Send a complete JSON answer (compact, UTF-8, like llama-server)."""
-        data = json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+        data = json_text(body).encode("utf-8")
         self._record.status = status
         self.app.request_log.complete(self._record)  # before the client can see the answer
         self.send_response(status)

@@ -6,6 +6,7 @@ from a real server) rather than OpenAI's documentation.
 
 from __future__ import annotations
 
+import json
 import secrets
 import string
 from dataclasses import dataclass
@@ -187,3 +188,14 @@ def final_chunk_body(
         "usage": usage_body(prompt_tokens, gen.completion_tokens),
         "timings": timings.as_dict(),
     }
+
+
+def json_text(body: Any) -> str:
+    """Compact JSON as llama-server writes it: UTF-8 text as is; a lone surrogate (which
+    UTF-8 cannot carry) leaves the whole body \\u-escaped, as a JSON escape would send it."""
+    text = json.dumps(body, ensure_ascii=False, separators=(",", ":"), default=str)
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return json.dumps(body, separators=(",", ":"), default=str)
+    return text

@@ -7,12 +7,13 @@ by a server in another process (`--log-requests`, JSON lines) compare with the t
 
 from __future__ import annotations
 
-import json
 import threading
 import time
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
+
+from fakellm.payloads import json_text
 
 
 @dataclass
@@ -81,7 +82,7 @@ class RequestLog:
             self._completed.add(record.index)
             record.answered_at = time.time()
             if self._file is not None and not self._file.closed:
-                self._file.write(json.dumps(record.to_dict(), ensure_ascii=False, default=str))
+                self._file.write(json_text(record.to_dict()))
                 self._file.write("\n")
                 self._file.flush()
 
