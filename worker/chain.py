@@ -1,4 +1,4 @@
-"""The chain rules, pure (DESIGN.md, Data flow).
+"""The chain rules, pure (docs/architecture.md, Data flow).
 
 Per (model, iteration) the selected levels among L1..L3 generate in order, each handing its
 extracted code on to the next ("Current implementation"); L4 and L5 are independent. A link

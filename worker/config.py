@@ -1,4 +1,7 @@
-"""models.yaml: which llama-servers to benchmark and how to ask them (DESIGN.md, Configuration)."""
+"""models.yaml: which llama-servers to benchmark and how to ask them.
+
+See docs/architecture.md, Configuration.
+"""
 
 import re
 from pathlib import Path

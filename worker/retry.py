@@ -1,4 +1,4 @@
-"""One retry policy for everything a unit asks of the outside world (DESIGN.md, Outcomes).
+"""One retry policy for everything a unit asks of the outside world (docs/architecture.md).
 
 - Loading (503 "Loading model"): wait, up to `loading_wait_s` in all.
 - Infrastructure (connection refused or reset, 5xx, the Docker daemon failing): tried again

@@ -12,7 +12,7 @@ def _env(name: str) -> AliasChoices:
 
 
 class Settings(BaseSettings):
-    """Environment variables (DESIGN.md, Configuration); every field has a unit in its name."""
+    """Environment variables (docs/architecture.md, Configuration); units are in the names."""
 
     model_config = SettingsConfigDict(extra="ignore", populate_by_name=True)
 

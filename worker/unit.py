@@ -28,7 +28,7 @@ class Unit(NamedTuple):
         return f"{self.run_id}:{self.model}:{self.iteration}:{self.level.value}"
 
     def task_id(self, stage: Stage) -> str:
-        """Deterministic, so a resent task is the same task (DESIGN.md, Data flow)."""
+        """Deterministic, so a resent task is the same task (docs/architecture.md, Data flow)."""
         return f"{self.key}:{stage.value}"
 
     @property

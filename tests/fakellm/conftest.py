@@ -106,7 +106,7 @@ def chat_body() -> ChatBody:
 
 @pytest.fixture(scope="session")
 def level_prompt() -> LevelPrompt:
-    """Build a level prompt as SPEC §1 describes (independent of the challenge package)."""
+    """A level prompt as docs/challenge.md §1 describes (independent of the challenge package)."""
 
     def build(text: str, current: str | None = None, no_think: bool = True) -> str:
         body = text
