@@ -19,6 +19,9 @@ from worker.dispatch import SCORE_QUEUE, llm_queue
 pytestmark = [pytest.mark.slow, pytest.mark.docker, pytest.mark.redis]
 
 RUN_ID = "e2e-run"
+#: Sandboxes at once: more than the 2 cores, since L2/L3 sandboxes mostly sleep (the
+#: determinism test shows outcomes stay the same at 2 x cores + 2).
+SCORING_SLOTS = 4
 ITERATIONS = 2
 EXPECTED_LEGACY = {
     "model-a": {"L1": 25, "L2": 25, "L3": 25, "L4": 15, "L5": 10},
@@ -67,9 +70,9 @@ def finished_run(tmp_path_factory: pytest.TempPathFactory, redis_server_url: str
         }}))
         env = {"REDIS_URL": redis_url, "JQ_SANDBOX_IMAGE": sandbox_image,
                "JQ_INFRA_BACKOFF_S": "0.2", "JQ_TEST_TIMEOUT_S": "30",
-               "JQ_SANDBOX_WALL_CLOCK_S": "120"}
+               "JQ_SANDBOX_WALL_CLOCK_S": "120", "JQ_SANDBOX_SLOTS": str(SCORING_SLOTS)}
         llm = stack.start_worker("llm", [llm_queue("model-a"), llm_queue("model-b")], 2, env)
-        scorer = stack.start_worker("score", [SCORE_QUEUE], 2, env)
+        scorer = stack.start_worker("score", [SCORE_QUEUE], SCORING_SLOTS, env)
         output = workdir / "results"
         submit = subprocess.run(
             [sys.executable, "-m", "orchestrator", "submit", "--models", "model-a", "model-b",
