@@ -17,7 +17,7 @@ import pytest
 ROOT = Path(__file__).resolve().parent.parent
 #: Packages that must pass mypy (strict, [tool.mypy] in pyproject.toml). Add a package here
 #: once it passes.
-TYPED_PACKAGES = ["challenge"]
+TYPED_PACKAGES = ["challenge", "worker", "orchestrator", "fakellm"]
 #: Below the per-test pytest timeout, so that a hanging tool fails with its own output.
 TOOL_TIMEOUT_S = 100
 

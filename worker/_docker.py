@@ -110,7 +110,7 @@ class _StreamReader(threading.Thread):
 
     def run(self) -> None:
         try:
-            for stream, payload in frames_iter(self.sock, tty=False):
+            for stream, payload in frames_iter(self.sock, tty=False):  # type: ignore[no-untyped-call]
                 (self.stderr if stream == STDERR else self.stdout).add(payload)
         except OSError as exc:
             self.error = exc
@@ -326,7 +326,8 @@ class DockerSandbox:
         """Ids of sandbox containers (any worker, any state) that carry all of `labels`."""
         wanted = [f"{LABEL_ROLE}={ROLE}", *(f"{k}={v}" for k, v in (labels or {}).items())]
         with self._docker("list sandbox containers") as client:
-            return [c.id for c in client.containers.list(all=True, filters={"label": wanted})]
+            found = client.containers.list(all=True, filters={"label": wanted})
+            return [str(c.id) for c in found]
 
     def cleanup_leftovers(self, worker_ids: Iterable[str] | None = None) -> list[str]:
         """Remove leftover sandbox containers; return their ids.
@@ -348,5 +349,5 @@ class DockerSandbox:
                              all=True, filters={"label": base, "status": status})]
             for container in found:
                 self._remove(container)
-                removed.append(container.id)
+                removed.append(str(container.id))
         return removed

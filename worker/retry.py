@@ -70,8 +70,8 @@ class Outcome(Generic[T]):
 
 def backoff_s(settings: Settings, retry: int, rng: random.Random) -> float:
     """Back-off before retry number `retry` (1-based): doubling, capped, with ±25% jitter."""
-    base = min(settings.infra_backoff_s * 2 ** (retry - 1), settings.infra_backoff_max_s)
-    return base * rng.uniform(0.75, 1.25)
+    base = min(settings.infra_backoff_s * 2.0 ** (retry - 1), settings.infra_backoff_max_s)
+    return float(base * rng.uniform(0.75, 1.25))
 
 
 def call_with_retries(

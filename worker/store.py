@@ -64,7 +64,8 @@ class RecordStore:
 
     def run_ids(self) -> list[str]:
         with self._guard("list runs"):
-            return [r.decode() for r in self._redis.zrange(RUNS_INDEX_KEY, 0, -1)]
+            members = self._redis.zrange(RUNS_INDEX_KEY, 0, -1)
+        return [m.decode() if isinstance(m, bytes) else str(m) for m in members]
 
     def save_attempt(self, attempt: Attempt) -> None:
         """Write the attempt; any text in it that cannot be UTF-8 is made safe first."""

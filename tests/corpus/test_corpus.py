@@ -80,6 +80,7 @@ def _unexpected(entry: Entry, report: ScoreReport) -> list[str]:
 
 @pytest.mark.docker
 @pytest.mark.slow
+@pytest.mark.timeout(300)  # the first one waits for `scored`: about 75 s on 2 cores
 @pytest.mark.parametrize("entry", ENTRIES, ids=_ids(ENTRIES))
 def test_corpus_answer_scores_as_expected(scored: dict[str, ScoreReport], entry: Entry):
     report = scored[entry.name]

@@ -20,7 +20,8 @@ from worker.scorer import ScoreReport, score_answer
 
 from .corpus import LIMITS, Entry, load_corpus
 
-pytestmark = [pytest.mark.docker, pytest.mark.slow]
+# the module fixture scores the corpus ROUNDS times (about 135 s on 2 cores)
+pytestmark = [pytest.mark.docker, pytest.mark.slow, pytest.mark.timeout(600)]
 
 ROUNDS = 2
 REFERENCE_ROUNDS = 3

@@ -16,7 +16,8 @@ from fakellm import FakeLlamaServer, LatencyModel, canned_answers
 from orchestrator.localstack import LocalStack
 from worker.dispatch import SCORE_QUEUE, llm_queue
 
-pytestmark = [pytest.mark.slow, pytest.mark.docker, pytest.mark.redis]
+# its own deadlines (60 s + 120 s) must fail first, with the workers' logs
+pytestmark = [pytest.mark.slow, pytest.mark.docker, pytest.mark.redis, pytest.mark.timeout(300)]
 
 
 def jqbench(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:

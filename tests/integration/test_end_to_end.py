@@ -16,7 +16,8 @@ from challenge.prompts import build_prompt
 from orchestrator.localstack import LocalStack
 from worker.dispatch import SCORE_QUEUE, llm_queue
 
-pytestmark = [pytest.mark.slow, pytest.mark.docker, pytest.mark.redis]
+# the module fixture runs the whole benchmark: about 105 s on an idle 2-core machine
+pytestmark = [pytest.mark.slow, pytest.mark.docker, pytest.mark.redis, pytest.mark.timeout(600)]
 
 RUN_ID = "e2e-run"
 #: Sandboxes at once: more than the 2 cores, since L2/L3 sandboxes mostly sleep (the
