@@ -3,28 +3,29 @@ points.
 
 The manifest is checked on its own first (fast): each strict expectation must follow from
 its failing tests by the strict rules, so the arithmetic in it cannot drift. Then every entry
-is scored once through `worker.scorer.score_answer` in real Docker, under both profiles from
-the same sandbox run, by a module fixture (a few sandboxes at once: the load is welcome, as
-strict outcomes must not depend on it); the parametrized tests read its reports.
+is scored through `worker.scorer.score_answer` in real Docker, under both profiles from the
+same sandbox run, by the session's scoring pool (tests/conftest.py `scoring_pool`: more
+sandboxes than cores at once; the load is welcome, as strict outcomes must not depend on it).
+The parametrized tests read each entry's first report there, which is also one of the rounds
+that test_determinism.py compares: the corpus is not scored once more for this module.
 """
-
-from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
 from challenge.extraction import legacy_candidate_files
 from challenge.extraction_strict import strict_candidate_files
-from challenge.levels import Profile
+from challenge.levels import Level, Profile
 from challenge.points import strict_points
-from worker._docker import DockerSandbox
-from worker.scorer import ScoreReport, score_answer
+from worker.sandbox import SandboxLimits
+from worker.scorer import ScoreReport
 
 from .corpus import ANSWERS_DIR, CANNED_PREFIX, LIMITS, Entry, load_corpus
 
 ENTRIES = load_corpus()
-PROFILES = (Profile.LEGACY, Profile.STRICT)
-#: Sandboxes scoring the corpus at once (more than this host's 2 cores, on purpose).
-CONCURRENCY = 4
+#: What this module reads from the session's scoring pool: every entry, once.
+POOLED_SCORINGS: dict[tuple[str, Level, SandboxLimits], int] = {
+    (entry.answer(), entry.level, LIMITS): 1 for entry in ENTRIES
+}
 
 
 def _ids(entries: tuple[Entry, ...]) -> list[str]:
@@ -61,14 +62,10 @@ def test_no_code_expectations_match_extraction(entry: Entry):
 # --- scored in Docker -------------------------------------------------------------------------
 
 @pytest.fixture(scope="module")
-def scored(docker_sandbox: DockerSandbox) -> dict[str, ScoreReport]:
-    def score(entry: Entry) -> ScoreReport:
-        return score_answer(entry.answer(), entry.level, docker_sandbox, LIMITS,
-                            profiles=PROFILES,
-                            labels={"org.jqbench.run_id": f"pytest-corpus-{entry.name}"})
-
-    with ThreadPoolExecutor(max_workers=CONCURRENCY) as pool:
-        return dict(zip(_ids(ENTRIES), pool.map(score, ENTRIES), strict=True))
+def scored(scoring_pool: dict[tuple[str, Level, SandboxLimits], list[ScoreReport]]
+           ) -> dict[str, ScoreReport]:
+    return {entry.name: scoring_pool[(entry.answer(), entry.level, LIMITS)][0]
+            for entry in ENTRIES}
 
 
 def _unexpected(entry: Entry, report: ScoreReport) -> list[str]:
@@ -80,7 +77,7 @@ def _unexpected(entry: Entry, report: ScoreReport) -> list[str]:
 
 @pytest.mark.docker
 @pytest.mark.slow
-@pytest.mark.timeout(300)  # the first one waits for `scored`: about 75 s on 2 cores
+@pytest.mark.timeout(600)  # the first one may wait for the whole scoring pool: ~2 min on 2 cores
 @pytest.mark.parametrize("entry", ENTRIES, ids=_ids(ENTRIES))
 def test_corpus_answer_scores_as_expected(scored: dict[str, ScoreReport], entry: Entry):
     report = scored[entry.name]

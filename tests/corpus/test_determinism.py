@@ -2,31 +2,45 @@
 sandboxes than the host has cores, gets the same strict outcome every time; the reference
 answers also get the same legacy outcome every time.
 
-The corpus is scored ROUNDS times here (test_corpus.py scores it once more and checks the
-manifest), the reference answers REFERENCE_ROUNDS times, all in one pool of CONCURRENCY
-sandboxes, so each run shares the machine with several others.
+The corpus is scored ROUNDS times, the reference answers REFERENCE_ROUNDS times, all in the
+session's scoring pool (tests/conftest.py `scoring_pool`: SCORING_CONCURRENCY sandboxes, more
+than the host has cores, with every other scoring of the session), so each run shares the
+machine with several others; the pool runs a round of every answer after the other, so an
+answer's rounds never run side by side alone. test_corpus.py checks the manifest against one
+of these rounds, test_scoring_reference.py reads the reference answers from them too.
 """
-
-import os
-from collections import defaultdict
-from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
 from challenge.answers import canned_answer
 from challenge.levels import LEVELS, Level, Profile
-from worker._docker import DockerSandbox
-from worker.scorer import ScoreReport, score_answer
+from worker.sandbox import SandboxLimits
+from worker.scorer import ScoreReport
 
 from .corpus import LIMITS, Entry, load_corpus
 
-# the module fixture scores the corpus ROUNDS times (about 135 s on 2 cores)
+# the first test may wait for the whole scoring pool (about 2 min on 2 cores)
 pytestmark = [pytest.mark.docker, pytest.mark.slow, pytest.mark.timeout(600)]
 
 ROUNDS = 2
 REFERENCE_ROUNDS = 3
-CONCURRENCY = 2 * (os.cpu_count() or 1) + 2
 PROFILES = (Profile.LEGACY, Profile.STRICT)
+
+
+def _corpus_key(entry: Entry) -> tuple[str, Level, SandboxLimits]:
+    return (entry.answer(), entry.level, LIMITS)
+
+
+def _reference_key(level: Level) -> tuple[str, Level, SandboxLimits]:
+    return (canned_answer(level, "reference"), level, LIMITS)
+
+
+#: What this module reads from the session's scoring pool. The corpus holds the reference
+#: answers too: those get REFERENCE_ROUNDS in all, not ROUNDS more.
+POOLED_SCORINGS: dict[tuple[str, Level, SandboxLimits], int] = {
+    **{_corpus_key(entry): ROUNDS for entry in load_corpus()},
+    **{_reference_key(level): REFERENCE_ROUNDS for level in LEVELS},
+}
 
 Outcomes = tuple[tuple[str, str], ...]
 
@@ -36,24 +50,14 @@ def outcomes(report: ScoreReport, profile: Profile) -> Outcomes:
 
 
 @pytest.fixture(scope="module")
-def repeated(docker_sandbox: DockerSandbox) -> dict[str, list[ScoreReport]]:
-    jobs: list[tuple[str, str, Level]] = []
-    for entry in load_corpus():
-        jobs += [(f"corpus:{entry.name}", entry.answer(), entry.level)] * ROUNDS
-    for level in LEVELS:
-        jobs += [(f"reference:{level.value}", canned_answer(level, "reference"), level)
-                 ] * REFERENCE_ROUNDS
-
-    def score(job: tuple[str, str, Level]) -> tuple[str, ScoreReport]:
-        name, answer, level = job
-        return name, score_answer(answer, level, docker_sandbox, LIMITS, profiles=PROFILES,
-                                  labels={"org.jqbench.run_id": "pytest-determinism"})
-
-    reports: dict[str, list[ScoreReport]] = defaultdict(list)
-    with ThreadPoolExecutor(max_workers=CONCURRENCY) as pool:
-        for name, report in pool.map(score, jobs):
-            reports[name].append(report)
-    return reports
+def repeated(scoring_pool: dict[tuple[str, Level, SandboxLimits], list[ScoreReport]]
+             ) -> dict[str, list[ScoreReport]]:
+    return {
+        **{f"corpus:{entry.name}": scoring_pool[_corpus_key(entry)][:ROUNDS]
+           for entry in load_corpus()},
+        **{f"reference:{level.value}": scoring_pool[_reference_key(level)][:REFERENCE_ROUNDS]
+           for level in LEVELS},
+    }
 
 
 def _corpus_ids() -> list[str]:

@@ -2,11 +2,12 @@
 (legacy) and docs/scoring.md §5 (strict) say.
 
 The suites' waits make L2 and L3 take well over 10 s each (strict L2's no-5th-attempt window
-alone ends about 16 s in), so every case is scored once, in parallel, by a module-scoped
-fixture; the tests then read its results.
+alone ends about 16 s in), so every case is scored in parallel with the session's other
+scorings, by its scoring pool (tests/conftest.py `scoring_pool`, both profiles from one
+sandbox run), under the corpus's limits: the answers the corpus holds too (the reference
+answers, the L2 code without retries, the unmodified L4 prompt code) are not scored again for
+this module. The tests read the reports.
 """
-
-from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
@@ -14,13 +15,12 @@ from challenge.answers import canned_answer
 from challenge.extraction import extract_code_legacy
 from challenge.levels import Level
 from challenge.prompts import prompt_text
-from worker._docker import DockerSandbox
+from tests.corpus.corpus import LIMITS
 from worker.sandbox import SandboxLimits
-from worker.scorer import ScoreReport, score_answer
+from worker.scorer import ScoreReport
 
-pytestmark = pytest.mark.docker
-
-LIMITS = SandboxLimits(memory_mb=512, pids=128, wall_clock_s=120, test_timeout_s=30)
+# the first test may wait for the whole scoring pool (about 2 min on 2 cores)
+pytestmark = [pytest.mark.docker, pytest.mark.timeout(600)]
 
 L4_PROMPT_CODE = "```python\n" + extract_code_legacy(prompt_text(Level.L4)) + "```\n"
 EXIT_AT_IMPORT = "```python\nimport os\nos._exit(0)\n```\n"
@@ -35,15 +35,17 @@ CASES: dict[str, tuple[str, Level]] = {
 }
 
 
-@pytest.fixture(scope="module")
-def scored(docker_sandbox: DockerSandbox) -> dict[str, ScoreReport]:
-    def score(case: str) -> ScoreReport:
-        answer, level = CASES[case]
-        return score_answer(answer, level, docker_sandbox, LIMITS,
-                            labels={"org.jqbench.run_id": f"pytest-{case}"})
+#: What this module reads from the session's scoring pool: every case, once.
+POOLED_SCORINGS: dict[tuple[str, Level, SandboxLimits], int] = {
+    (answer, level, LIMITS): 1 for answer, level in CASES.values()
+}
 
-    with ThreadPoolExecutor(max_workers=4) as pool:
-        return dict(zip(CASES, pool.map(score, CASES), strict=True))
+
+@pytest.fixture(scope="module")
+def scored(scoring_pool: dict[tuple[str, Level, SandboxLimits], list[ScoreReport]]
+           ) -> dict[str, ScoreReport]:
+    return {case: scoring_pool[(answer, level, LIMITS)][0]
+            for case, (answer, level) in CASES.items()}
 
 
 @pytest.mark.parametrize(
