@@ -5,9 +5,12 @@ Under CI=true a missing service fails the test; elsewhere it skips with the reas
 
 import os
 import shutil
+import subprocess
+import sys
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
-from typing import TYPE_CHECKING
+from pathlib import Path
+from typing import TYPE_CHECKING, NamedTuple
 
 import pytest
 import redis
@@ -122,6 +125,10 @@ def scoring_pool(
     from challenge.levels import Profile
     from worker.scorer import score_answer
 
+    # Work that mostly sleeps too starts first, so it overlaps the pool instead of following it.
+    if any("local_suite_runs" in item.fixturenames for item in request.session.items
+           if isinstance(item, pytest.Function)):
+        request.getfixturevalue("local_suite_runs")
     needed: dict[tuple[str, Level, SandboxLimits], int] = {}
     users = [item.module for item in request.session.items
              if isinstance(item, pytest.Function) and "scoring_pool" in item.fixturenames]
@@ -143,3 +150,68 @@ def scoring_pool(
         for (key, _), report in zip(jobs, pool.map(score, jobs), strict=True):
             reports[key].append(report)
     return reports
+
+
+# --- The legacy suites under plain local pytest (tests/challenge/test_challenge_suites_run.py)
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Tests that read `local_suite_runs` go right after the first test of the scoring pool,
+    whose set-up starts those runs: they then overlap the pool instead of preceding it."""
+    def uses(item: pytest.Item, fixture: str) -> bool:
+        return fixture in getattr(item, "fixturenames", ())
+
+    first_pool_user = next((item for item in items if uses(item, "scoring_pool")), None)
+    if first_pool_user is None:
+        return
+    readers = [item for item in items if uses(item, "local_suite_runs")]
+    rest = [item for item in items if not uses(item, "local_suite_runs")]
+    at = rest.index(first_pool_user) + 1
+    items[:] = rest[:at] + readers + rest[at:]
+
+
+#: No configuration file (our pyproject must not apply), no cache written beside the suites.
+LOCAL_PYTEST_ARGS = ("-q", "-p", "no:cacheprovider", "-c", os.devnull, "--rootdir", ".")
+
+
+class LocalSuiteRun(NamedTuple):
+    """One canned answer's legacy suites, running under plain pytest in its own folder."""
+
+    process: "subprocess.Popen[str]"
+    report: Path
+    """pytest's JUnit XML report, once it ended."""
+    has_code: bool
+
+
+@pytest.fixture(scope="session")
+def local_suite_runs(tmp_path_factory: pytest.TempPathFactory
+                     ) -> Iterator[dict[tuple["Level", str], LocalSuiteRun]]:
+    """Every canned answer's legacy suites, started at once (they mostly sleep: the suites'
+    fixed waits); the scoring pool starts them before its own work, so the two overlap."""
+    from challenge.answers import FLAVOURS, canned_answer
+    from challenge.bundle import build_bundle
+    from challenge.levels import Level
+
+    started: dict[tuple[Level, str], LocalSuiteRun] = {}
+    for level in Level:
+        for flavour in FLAVOURS:
+            root = tmp_path_factory.mktemp(f"{level.value}_{flavour}")
+            bundle = build_bundle(canned_answer(level, flavour), level)
+            for rel, text in bundle.files.items():
+                path = root / rel
+                path.parent.mkdir(parents=True, exist_ok=True)
+                path.write_bytes(text.encode())
+            suites = list(dict.fromkeys(t.file for t in bundle.plan.tests))
+            report = root / "report.xml"
+            process = subprocess.Popen(
+                [sys.executable, "-m", "pytest", *LOCAL_PYTEST_ARGS, f"--junitxml={report}",
+                 *suites],
+                cwd=root / "legacy", stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                text=True)
+            started[(level, flavour)] = LocalSuiteRun(process, report,
+                                                      bool(bundle.extracted["legacy"]))
+    yield started
+    for run in started.values():
+        run.process.kill()
+        run.process.wait()
+        if run.process.stdout:
+            run.process.stdout.close()

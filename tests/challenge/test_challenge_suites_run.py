@@ -1,20 +1,17 @@
 """The legacy suites, run with plain local pytest against the canned answers.
 
-Slow (the suites' fixed sleeps: L2 alone waits ~36 s), so all ten runs start at once in one
-module fixture; the concurrent load is welcome, since the L3 race test must hold under it.
+Slow (the suites' fixed sleeps: L2 alone waits ~36 s), so all ten runs start at once, in the
+session fixture `local_suite_runs` (tests/conftest.py), alongside the Docker scoring pool when
+that runs too; the concurrent load is welcome, since the L3 race test must hold under it.
 """
 
-import os
-import subprocess
-import sys
 import xml.etree.ElementTree as ET
 from pathlib import Path
 from typing import NamedTuple
 
 import pytest
 
-from challenge.answers import EXPECTED_LEGACY_POINTS, FLAVOURS, canned_answer
-from challenge.bundle import build_bundle
+from challenge.answers import EXPECTED_LEGACY_POINTS, FLAVOURS
 from challenge.levels import Level, Profile
 from challenge.outcomes import TestOutcome
 from challenge.points import legacy_points
@@ -23,8 +20,6 @@ from challenge.suite_index import test_cases as cases_for
 RUN_TIMEOUT_S = 300
 # the module fixture runs all ten suites at once (about 45 s); RUN_TIMEOUT_S must fail first
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(RUN_TIMEOUT_S + 60)]
-# No configuration file (our pyproject must not apply), no cache written beside the suites.
-PYTEST_ARGS = ("-q", "-p", "no:cacheprovider", "-c", os.devnull, "--rootdir", ".")
 
 
 def all_ids(level: Level) -> set[str]:
@@ -52,25 +47,6 @@ class SuiteRun(NamedTuple):
     output: str
 
 
-def _start(root: Path, level: Level, flavour: str) -> tuple[subprocess.Popen[str], Path, bool]:
-    """Write the bundle under root and start pytest on its suites; return (proc, report, code)."""
-    bundle = build_bundle(canned_answer(level, flavour), level)
-    for rel, text in bundle.files.items():
-        path = root / rel
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_bytes(text.encode())
-    suites = list(dict.fromkeys(t.file for t in bundle.plan.tests))
-    report = root / "report.xml"
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "pytest", *PYTEST_ARGS, f"--junitxml={report}", *suites],
-        cwd=root / "legacy",
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
-    return proc, report, bool(bundle.extracted["legacy"])
-
-
 def _outcomes(report: Path, level: Level) -> list[TestOutcome]:
     """The outcomes in pytest's JUnit report, under our test ids (none if pytest crashed)."""
     if not report.exists():
@@ -89,21 +65,12 @@ def _outcomes(report: Path, level: Level) -> list[TestOutcome]:
 
 
 @pytest.fixture(scope="module")
-def suite_runs(tmp_path_factory) -> dict[tuple[Level, str], SuiteRun]:
-    started = {}
-    for level in Level:
-        for flavour in FLAVOURS:
-            root = tmp_path_factory.mktemp(f"{level.value}_{flavour}")
-            started[(level, flavour)] = _start(root, level, flavour)
+def suite_runs(local_suite_runs) -> dict[tuple[Level, str], SuiteRun]:
+    """The finished runs of the session's `local_suite_runs` (tests/conftest.py)."""
     runs = {}
-    try:
-        for key, (proc, report, has_code) in started.items():
-            output, _ = proc.communicate(timeout=RUN_TIMEOUT_S)
-            runs[key] = SuiteRun(_outcomes(report, key[0]), has_code, output)
-    finally:
-        for proc, _, _ in started.values():
-            proc.kill()
-            proc.wait()
+    for key, started in local_suite_runs.items():
+        output, _ = started.process.communicate(timeout=RUN_TIMEOUT_S)
+        runs[key] = SuiteRun(_outcomes(started.report, key[0]), started.has_code, output)
     return runs
 
 

@@ -20,9 +20,9 @@ from worker.dispatch import SCORE_QUEUE, llm_queue
 pytestmark = [pytest.mark.slow, pytest.mark.docker, pytest.mark.redis, pytest.mark.timeout(600)]
 
 RUN_ID = "e2e-run"
-#: Sandboxes at once: more than the 2 cores, since L2/L3 sandboxes mostly sleep (the
-#: determinism test shows outcomes stay the same at 2 x cores + 2).
-SCORING_SLOTS = 4
+#: Sandboxes at once: more than the cores, since L2/L3 sandboxes mostly sleep (the
+#: determinism test shows outcomes stay the same at 2 x cores + 2, its pool's size).
+SCORING_SLOTS = 6
 ITERATIONS = 2
 EXPECTED_LEGACY = {
     "model-a": {"L1": 25, "L2": 25, "L3": 25, "L4": 15, "L5": 10},

@@ -187,12 +187,15 @@ def test_an_unexpected_error_is_recorded_as_internal_and_the_chain_waits(redis_u
 
 def test_a_store_failure_propagates_so_the_task_is_not_acknowledged(redis_url: str) -> None:
     import redis
+    from redis.backoff import NoBackoff
+    from redis.retry import Retry
 
     from orchestrator.localstack import free_port
     from worker.store import StoreUnavailable
 
     svc = services(redis_url, ScriptedModel({Level.L1: [reply(code_answer("one"))]}))
     svc.store.save_run(make_run())
-    svc.store = RecordStore(redis.Redis(port=free_port(), socket_connect_timeout=1))
+    svc.store = RecordStore(redis.Redis(port=free_port(), socket_connect_timeout=1,
+                                        retry=Retry(NoBackoff(), 0)))
     with pytest.raises(StoreUnavailable):
         generate_unit(svc, U(Level.L1))
