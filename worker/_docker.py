@@ -29,6 +29,7 @@ from docker.utils.socket import STDERR, frames_iter
 
 from worker._archive import build_archive
 from worker.sandbox import (
+    LABEL_LEASE,
     LABEL_RUN,
     LABEL_WORKER,
     ExecResult,
@@ -327,6 +328,28 @@ class DockerSandbox:
         wanted = [f"{LABEL_ROLE}={ROLE}", *(f"{k}={v}" for k, v in (labels or {}).items())]
         with self._docker("list sandbox containers") as client:
             found = client.containers.list(all=True, filters={"label": wanted})
+            return [str(c.id) for c in found]
+
+    def leased_containers(self) -> dict[str, str]:
+        """Running sandbox containers that carry a lease label: id -> the label's value."""
+        with self._docker("list sandbox containers") as client:
+            found = client.containers.list(filters={"label": [f"{LABEL_ROLE}={ROLE}",
+                                                              LABEL_LEASE]})
+            return {str(c.id): str(c.labels.get(LABEL_LEASE, "")) for c in found}
+
+    def remove_container(self, container_id: str) -> None:
+        """Remove one sandbox container (gone already is fine)."""
+        with (self._docker("remove a sandbox container") as client,
+              contextlib.suppress(docker.errors.NotFound)):
+            client.containers.get(container_id).remove(force=True)
+
+    def remove_run(self, run_id: str) -> list[str]:
+        """Remove every sandbox container of a run, running or not; their ids."""
+        with self._docker("remove a run's sandbox containers") as client:
+            found = client.containers.list(all=True, filters={"label": [
+                f"{LABEL_ROLE}={ROLE}", f"{LABEL_RUN}={run_id}"]})
+            for container in found:
+                self._remove(container)
             return [str(c.id) for c in found]
 
     def cleanup_leftovers(self, worker_ids: Iterable[str] | None = None) -> list[str]:

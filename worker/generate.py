@@ -13,6 +13,7 @@ from challenge.extraction import extract_code_legacy
 from challenge.levels import CHAINED_LEVELS, Level
 from challenge.prompts import build_prompt
 from worker import chain
+from worker.lease import Lease
 from worker.llm import ChatReply, request_body
 from worker.records import (
     Attempt,
@@ -25,8 +26,8 @@ from worker.records import (
 )
 from worker.retry import Retry, call_with_retries
 from worker.scorer import SCORING_PROFILES
-from worker.services import Services, log, run_guarded
-from worker.unit import Unit
+from worker.services import Services, log, run_unit
+from worker.unit import Stage, Unit
 
 
 def send_followups(services: Services, run: Run, attempt: Attempt) -> None:
@@ -43,11 +44,12 @@ def send_followups(services: Services, run: Run, attempt: Attempt) -> None:
 def generate_unit(services: Services, unit: Unit,
                   enqueued_at: datetime | None = None) -> Attempt | None:
     """Generate `unit` once; returns its record (None for an unknown run)."""
-    return run_guarded(services, unit, enqueued_at,
-                       lambda: _generate(services, unit, enqueued_at))
+    return run_unit(services, unit, Stage.GENERATE, enqueued_at,
+                    lambda lease: _generate(services, unit, enqueued_at, lease))
 
 
-def _generate(services: Services, unit: Unit, enqueued_at: datetime | None) -> Attempt | None:
+def _generate(services: Services, unit: Unit, enqueued_at: datetime | None,
+              lease: Lease) -> Attempt | None:
     store = services.store
     run = store.get_run(unit.run_id)
     if run is None:
@@ -103,7 +105,7 @@ def _generate(services: Services, unit: Unit, enqueued_at: datetime | None) -> A
         attempt.gen_outcome = gen_outcome(unit.level, reply)
         if unit.level in CHAINED_LEVELS:
             attempt.handoff_code = extract_code_legacy(reply.content)
-    store.save_attempt(attempt)
+    store.save_attempt(attempt, lease=(lease.stage, lease.token))
     log(unit, f"generate: {attempt.status.value} {attempt.gen_outcome or ''} {attempt.error}")
     send_followups(services, run, attempt)
     return attempt

@@ -32,6 +32,9 @@ class ChatReply:
     duration_s: float
 
 
+HEALTH_PROBE_S = 5.0
+"""How long the `/health` probe after a timed-out request waits."""
+
 _CONTEXT_MARKERS = ("exceeds the available context", "context shift is disabled")
 
 
@@ -57,16 +60,26 @@ class LlmClient:
     ) -> None:
         self._config = config
         self._name = name
+        self._http = http_client or httpx2.Client()
         self._client = openai.OpenAI(
             base_url=config.base_url,
             api_key=api_key or "no-key",
             timeout=config.timeout_s,
-            max_retries=0,  # retries are ours: they depend on what failed (worker.callpolicy)
-            http_client=http_client,
+            max_retries=0,  # retries are ours: they depend on what failed (worker.retry)
+            http_client=self._http,
         )
 
     def close(self) -> None:
         self._client.close()
+        self._http.close()
+
+    def server_answers(self) -> bool:
+        """Whether the server answers `/health` at all (any status) within a few seconds."""
+        try:
+            self._http.get(f"{self._config.root_url}/health", timeout=HEALTH_PROBE_S)
+        except httpx2.HTTPError:
+            return False
+        return True
 
     def chat(self, prompt: str) -> ChatReply:
         """One request; raises CallFailure classified by cause."""
@@ -79,6 +92,12 @@ class LlmClient:
                 **standard, extra_body=extra or None
             )
         except openai.APITimeoutError:
+            # A server that still answers /health was busy with this request: the model's
+            # timeout. One that answers nothing at all is down or cut off: ours.
+            if not self.server_answers():
+                raise CallFailure(
+                    FailureKind.INFRA, f"no answer within {self._config.timeout_s:g} s, and "
+                    "the server does not answer /health either") from None
             raise CallFailure(
                 FailureKind.TIMEOUT, f"no answer within {self._config.timeout_s:g} s"
             ) from None

@@ -13,7 +13,7 @@ What counts as what (docs/architecture.md, Outcomes):
   `SandboxUnavailable`: an infrastructure outcome, retried and never scored.
 """
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol
 
@@ -28,6 +28,8 @@ LABEL_RUN = "org.jqbench.run_id"
 """Label of every sandbox container: the run it scores for."""
 LABEL_WORKER = "org.jqbench.worker_id"
 """Label of every sandbox container: the worker (process) that started it."""
+LABEL_LEASE = "org.jqbench.lease"
+"""Label of a score worker's sandbox: `{unit key}:score={lease token}` (worker.score)."""
 
 
 class SandboxLimits(BaseModel):
@@ -159,3 +161,24 @@ def remove_sandboxes(settings: "Settings", worker_ids: Iterable[str] | None = No
     from worker._docker import DockerSandbox
 
     return DockerSandbox(settings.sandbox_image).cleanup_leftovers(worker_ids)
+
+
+def remove_run_sandboxes(settings: "Settings", run_id: str) -> list[str]:
+    """Remove every sandbox container of `run_id` (e.g. when it is cancelled); their ids."""
+    from worker._docker import DockerSandbox
+
+    return DockerSandbox(settings.sandbox_image).remove_run(run_id)
+
+
+def sweep_orphaned_sandboxes(settings: "Settings",
+                             is_orphaned: "Callable[[str], bool]") -> list[str]:
+    """Remove running sandboxes whose lease label `is_orphaned` says lost its worker."""
+    from worker._docker import DockerSandbox
+
+    docker = DockerSandbox(settings.sandbox_image)
+    removed = []
+    for container_id, label in docker.leased_containers().items():
+        if is_orphaned(label):
+            docker.remove_container(container_id)
+            removed.append(container_id)
+    return removed

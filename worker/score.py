@@ -3,23 +3,25 @@ under the same policy as model calls), store the report in the Attempt."""
 
 from datetime import datetime
 
+from worker.lease import Lease
 from worker.records import Attempt, AttemptStatus, InfraStage, RetryNote, utc_now
 from worker.retry import Failure, FailureKind, Retry, call_with_retries
-from worker.sandbox import LABEL_RUN, SandboxUnavailable, sandbox_limits
+from worker.sandbox import LABEL_LEASE, LABEL_RUN, SandboxUnavailable, sandbox_limits
 from worker.scorer import ScoreReport, score_answer
-from worker.services import Services, log, run_guarded
-from worker.unit import Unit
+from worker.services import Services, log, run_unit
+from worker.unit import Stage, Unit
 from worker.versions import scoring_version
 
 
 def score_unit(services: Services, unit: Unit,
                enqueued_at: datetime | None = None) -> Attempt | None:
     """Score `unit` once; returns its record (None when nothing was generated)."""
-    return run_guarded(services, unit, enqueued_at,
-                       lambda: _score(services, unit, enqueued_at))
+    return run_unit(services, unit, Stage.SCORE, enqueued_at,
+                    lambda lease: _score(services, unit, enqueued_at, lease))
 
 
-def _score(services: Services, unit: Unit, enqueued_at: datetime | None) -> Attempt | None:
+def _score(services: Services, unit: Unit, enqueued_at: datetime | None,
+           lease: Lease) -> Attempt | None:
     store = services.store
     attempt = store.get_attempt(unit)
     if attempt is None:
@@ -39,7 +41,8 @@ def _score(services: Services, unit: Unit, enqueued_at: datetime | None) -> Atte
     def one_try() -> ScoreReport:
         try:
             return score_answer(attempt.answer, unit.level, sandbox_factory(), limits,
-                                labels={LABEL_RUN: unit.run_id})
+                                labels={LABEL_RUN: unit.run_id,
+                                        LABEL_LEASE: lease_label(lease)})
         except SandboxUnavailable as exc:
             raise Failure(FailureKind.INFRA, f"sandbox: {exc}") from exc
 
@@ -58,5 +61,10 @@ def _score(services: Services, unit: Unit, enqueued_at: datetime | None) -> Atte
     else:
         attempt.record_scoring(result.value, scoring_version())
         log(unit, f"score: {attempt.scores}")
-    store.save_attempt(attempt)
+    store.save_attempt(attempt, lease=(lease.stage, lease.token))
     return attempt
+
+
+def lease_label(lease: Lease) -> str:
+    """`{unit key}:{stage}={token}`: lets a sweeper tell a dead worker's sandbox by its lease."""
+    return f"{lease.unit.key}:{lease.stage.value}={lease.token}"

@@ -10,12 +10,13 @@ from datetime import datetime
 
 from worker.config import ModelConfig
 from worker.dispatch import Dispatcher
+from worker.lease import Lease, UnitBusy, held
 from worker.llm import ChatReply
 from worker.records import Attempt, AttemptStatus, InfraStage
 from worker.sandbox import Sandbox
 from worker.settings import Settings
-from worker.store import RecordStore, StoreUnavailable
-from worker.unit import Unit
+from worker.store import LeaseLost, RecordStore, StoreUnavailable
+from worker.unit import Stage, Unit
 
 logger = logging.getLogger(__name__)
 
@@ -40,7 +41,7 @@ def log(unit: Unit, event: str) -> None:
 
 
 def record_internal_error(services: Services, unit: Unit, exc: BaseException,
-                          enqueued_at: datetime | None) -> Attempt:
+                          enqueued_at: datetime | None, lease: Lease) -> Attempt:
     """An unexpected error of ours inside a unit becomes a recorded infra_error at stage
     internal (so `resume` sends it again), never a unit left without a final record.
 
@@ -58,17 +59,33 @@ def record_internal_error(services: Services, unit: Unit, exc: BaseException,
         return attempt  # the failure came after the final record: nothing to change
     attempt.record_infra_error(InfraStage.INTERNAL, f"internal error: {type(exc).__name__}: "
                                                     f"{exc}")
-    services.store.save_attempt(attempt)
+    services.store.save_attempt(attempt, lease=(lease.stage, lease.token))
     return attempt
 
 
-def run_guarded(services: Services, unit: Unit, enqueued_at: datetime | None,
-                body: Callable[[], Attempt | None]) -> Attempt | None:
-    """Run a unit's body; an unexpected exception ends as a recorded internal error, while
-    `StoreUnavailable` propagates (the task must not be acknowledged: it comes back)."""
+def run_unit(services: Services, unit: Unit, stage: Stage, enqueued_at: datetime | None,
+             body: Callable[[Lease], Attempt | None]) -> Attempt | None:
+    """Run one stage of a unit under its lease.
+
+    Nothing runs for a cancelled run, nor while another live worker holds the unit (a
+    duplicate delivery). An unexpected exception ends as a recorded internal error; a lost
+    lease drops the work (another worker owns the unit); `StoreUnavailable` propagates, so
+    the task is not acknowledged and comes back.
+    """
+    store = services.store
+    if store.is_cancelled(unit.run_id):
+        log(unit, f"{stage.value}: the run is cancelled, nothing to do")
+        return None
     try:
-        return body()
-    except StoreUnavailable:
-        raise
-    except Exception as exc:
-        return record_internal_error(services, unit, exc, enqueued_at)
+        with held(store, unit, stage, services.settings.lease_s) as lease:
+            try:
+                return body(lease)
+            except (StoreUnavailable, LeaseLost):
+                raise
+            except Exception as exc:
+                return record_internal_error(services, unit, exc, enqueued_at, lease)
+    except UnitBusy:
+        log(unit, f"{stage.value}: another worker holds this unit; duplicate delivery dropped")
+    except LeaseLost as exc:
+        log(unit, f"{stage.value}: {exc}")
+    return None

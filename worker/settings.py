@@ -26,6 +26,11 @@ class Settings(BaseSettings):
     """Redis redelivers an unacknowledged task after this long; must exceed any task's run time."""
     unacked_restore_interval_s: int = Field(60, validation_alias=_env("JQ_UNACKED_RESTORE_S"))
     """How often workers look for tasks of dead workers past the visibility timeout."""
+    lease_s: float = Field(120.0, gt=0, validation_alias=_env("JQ_LEASE_S"))
+    """A unit in progress is sent again this long after its worker stopped renewing its lease
+    (killed, host gone, network cut); the worker renews it every third of this."""
+    sweep_interval_s: float = Field(30.0, gt=0, validation_alias=_env("JQ_SWEEP_S"))
+    """How often every worker looks for lapsed leases (and sandboxes of dead workers)."""
     infra_retries: int = Field(5, validation_alias=_env("JQ_INFRA_RETRIES"))
     """Tries after the first for connection errors, 5xx and Docker failures."""
     infra_backoff_s: float = Field(2.0, validation_alias=_env("JQ_INFRA_BACKOFF_S"))

@@ -1,19 +1,79 @@
 """The record store: the only module that touches Redis keys. Takes and returns pydantic models."""
 
 import json
+import secrets
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 
 import redis
 
+from challenge.levels import Level
 from worker.errors import RedisUnavailable
 from worker.records import Attempt, Run
 from worker.text import safe_data
-from worker.unit import Unit
+from worker.unit import Stage, Unit
 
 RUN_KEY = "jqbench:run:{run_id}"
 RUNS_INDEX_KEY = "jqbench:runs"
 ATTEMPT_KEY = "jqbench:attempt:{key}"
+CANCELLED_KEY = "jqbench:cancelled:{run_id}"
+"""Present when the run was cancelled: every unit checks it before it starts."""
+LEASE_KEY = "jqbench:lease:{key}:{stage}"
+"""A unit stage in progress: the holder's token, with a TTL its heartbeat renews."""
+LEASES_INDEX_KEY = "jqbench:leases"
+"""Sorted set of `{unit key}:{stage}` by lease expiry (unix time), for the sweepers."""
+
+# KEYS[1] lease, KEYS[2] index; ARGV token, ttl ms, member, expiry
+_RENEW = """
+if redis.call('GET', KEYS[1]) == ARGV[1] then
+  redis.call('PEXPIRE', KEYS[1], ARGV[2])
+  redis.call('ZADD', KEYS[2], ARGV[4], ARGV[3])
+  return 1
+end
+return 0
+"""
+# KEYS[1] lease, KEYS[2] index; ARGV token, member
+_RELEASE = """
+if redis.call('GET', KEYS[1]) == ARGV[1] then
+  redis.call('DEL', KEYS[1])
+  redis.call('ZREM', KEYS[2], ARGV[2])
+  return 1
+end
+return 0
+"""
+# KEYS[1] lease, KEYS[2] index; ARGV member. A lapsed entry is claimed once: by whoever
+# removes it from the index while no live lease exists.
+_CLAIM = """
+if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
+return redis.call('ZREM', KEYS[2], ARGV[1])
+"""
+# KEYS[1] lease, KEYS[2] record; ARGV token, document
+_SAVE_LEASED = """
+if redis.call('GET', KEYS[1]) == ARGV[1] then
+  redis.call('SET', KEYS[2], ARGV[2])
+  return 1
+end
+return 0
+"""
+
+
+class LeaseLost(Exception):
+    """A record write under a lease that is no longer ours: another worker owns the unit
+    (this one was cut off or too slow); the write was refused, first writer wins."""
+
+
+def _ms(seconds: float) -> int:
+    return max(1, int(seconds * 1000))
+
+
+def _member(unit: Unit, stage: Stage) -> str:
+    return f"{unit.key}:{stage.value}"
+
+
+def _parse_member(member: str) -> tuple[Unit, Stage]:
+    run_id, model, iteration, level, stage = member.split(":")
+    return Unit(run_id, model, int(iteration), Level(level)), Stage(stage)
 
 
 class StoreUnavailable(RedisUnavailable):
@@ -23,12 +83,18 @@ class StoreUnavailable(RedisUnavailable):
 class RecordStore:
     def __init__(self, client: redis.Redis) -> None:
         self._redis = client
+        self._renew = client.register_script(_RENEW)
+        self._release = client.register_script(_RELEASE)
+        self._claim = client.register_script(_CLAIM)
+        self._save_leased = client.register_script(_SAVE_LEASED)
 
     @classmethod
-    def from_url(cls, url: str) -> "RecordStore":
-        """A store on `url`, checked with a ping (RedisUnavailable if it does not answer)."""
+    def from_url(cls, url: str, *, check: bool = True) -> "RecordStore":
+        """A store on `url`, by default checked with a ping (RedisUnavailable if it does not
+        answer); unchecked, it connects on first use."""
         store = cls(redis.Redis.from_url(url, socket_connect_timeout=5, socket_timeout=30))
-        store.ping(url)
+        if check:
+            store.ping(url)
         return store
 
     def close(self) -> None:
@@ -67,11 +133,37 @@ class RecordStore:
             members = self._redis.zrange(RUNS_INDEX_KEY, 0, -1)
         return [m.decode() if isinstance(m, bytes) else str(m) for m in members]
 
-    def save_attempt(self, attempt: Attempt) -> None:
-        """Write the attempt; any text in it that cannot be UTF-8 is made safe first."""
+    def save_attempt(self, attempt: Attempt, lease: tuple[Stage, str] | None = None) -> None:
+        """Write the attempt; any text in it that cannot be UTF-8 is made safe first.
+
+        With `lease` (stage, token) the write happens only while that lease is still ours.
+
+        Raises:
+            LeaseLost: the lease lapsed or another worker holds it; nothing was written.
+            StoreUnavailable: Redis failed.
+        """
         document = json.dumps(safe_data(attempt.model_dump(mode="json")), ensure_ascii=False)
+        key = ATTEMPT_KEY.format(key=attempt.key)
         with self._guard("save an attempt"):
-            self._redis.set(ATTEMPT_KEY.format(key=attempt.key), document)
+            if lease is None:
+                self._redis.set(key, document)
+                return
+            stage, token = lease
+            lease_key = LEASE_KEY.format(key=attempt.key, stage=stage.value)
+            saved = self._save_leased(keys=[lease_key, key], args=[token, document])
+        if not saved:
+            raise LeaseLost(f"{attempt.unit.log_context}: lease of {stage.value} lost; "
+                            "another worker owns the unit, this write was refused")
+
+    # --- cancelling -------------------------------------------------------------------------
+
+    def cancel_run(self, run_id: str) -> None:
+        with self._guard("cancel a run"):
+            self._redis.set(CANCELLED_KEY.format(run_id=run_id), str(time.time()))
+
+    def is_cancelled(self, run_id: str) -> bool:
+        with self._guard("read a run's cancel flag"):
+            return bool(self._redis.exists(CANCELLED_KEY.format(run_id=run_id)))
 
     def get_attempt(self, unit: Unit) -> Attempt | None:
         with self._guard("read an attempt"):
@@ -86,3 +178,50 @@ class RecordStore:
             raws = self._redis.mget(keys) if keys else []
         return {unit: Attempt.model_validate_json(raw)
                 for unit, raw in zip(units, raws, strict=True) if raw}
+
+    # --- leases (worker.lease) -------------------------------------------------------------
+
+    def acquire_lease(self, unit: Unit, stage: Stage, ttl_s: float) -> str | None:
+        """A new lease token for (unit, stage), or None while another live lease exists."""
+        token = secrets.token_hex(16)
+        key = LEASE_KEY.format(key=unit.key, stage=stage.value)
+        with self._guard("take a lease"):
+            if not self._redis.set(key, token, nx=True, px=_ms(ttl_s)):
+                return None
+            self._redis.zadd(LEASES_INDEX_KEY, {_member(unit, stage): time.time() + ttl_s})
+        return token
+
+    def renew_lease(self, unit: Unit, stage: Stage, token: str, ttl_s: float) -> bool:
+        """Extend our lease; False when it is no longer ours (lapsed, or taken over)."""
+        with self._guard("renew a lease"):
+            renewed = self._renew(keys=[LEASE_KEY.format(key=unit.key, stage=stage.value),
+                                        LEASES_INDEX_KEY],
+                                  args=[token, _ms(ttl_s), _member(unit, stage),
+                                        time.time() + ttl_s])
+        return bool(renewed)
+
+    def release_lease(self, unit: Unit, stage: Stage, token: str) -> None:
+        with self._guard("release a lease"):
+            self._release(keys=[LEASE_KEY.format(key=unit.key, stage=stage.value),
+                                LEASES_INDEX_KEY], args=[token, _member(unit, stage)])
+
+    def lease_holder(self, unit: Unit, stage: Stage) -> str | None:
+        """The token of the live lease on (unit, stage), if any."""
+        with self._guard("read a lease"):
+            raw = self._redis.get(LEASE_KEY.format(key=unit.key, stage=stage.value))
+        return raw.decode() if isinstance(raw, bytes) else raw
+
+    def claim_lapsed_leases(self, now: float | None = None) -> list[tuple[Unit, Stage]]:
+        """Units whose lease lapsed (no renewal in time) and that nobody holds now; each is
+        returned to exactly one caller, however many sweep at once."""
+        now = time.time() if now is None else now
+        claimed: list[tuple[Unit, Stage]] = []
+        with self._guard("sweep leases"):
+            members = self._redis.zrangebyscore(LEASES_INDEX_KEY, "-inf", now)
+            for raw in members:
+                member = raw.decode() if isinstance(raw, bytes) else str(raw)
+                unit, stage = _parse_member(member)
+                lease_key = LEASE_KEY.format(key=unit.key, stage=stage.value)
+                if self._claim(keys=[lease_key, LEASES_INDEX_KEY], args=[member]):
+                    claimed.append((unit, stage))
+        return claimed

@@ -2,6 +2,8 @@
 
 When the record store fails (Redis down), the task is rejected with requeue instead of
 acknowledged, so it comes back; every other failure inside a unit is recorded by the unit.
+Every worker also runs a sweeper (worker.sweeper) from the moment it is ready, and a pool
+process that stops removes the sandboxes it started.
 """
 
 import os
@@ -9,8 +11,10 @@ import socket
 import time
 from datetime import datetime
 from functools import cache
+from typing import Any
 
 from celery.exceptions import Reject
+from celery.signals import worker_process_shutdown, worker_ready, worker_shutdown
 from celery.utils.log import get_task_logger
 
 from challenge.levels import Level
@@ -20,14 +24,19 @@ from worker.dispatch import GENERATE_TASK, SCORE_TASK, CeleryDispatcher
 from worker.errors import RedisUnavailable
 from worker.generate import generate_unit
 from worker.llm import LlmClient
-from worker.sandbox import Sandbox, scoring_sandbox
+from worker.sandbox import Sandbox, SandboxUnavailable, remove_sandboxes, scoring_sandbox
 from worker.score import score_unit
 from worker.services import ChatFn, Services
 from worker.settings import Settings
 from worker.store import RecordStore
+from worker.sweeper import Sweeper, sweep_leases, sweep_sandboxes
 from worker.unit import Unit
 
 logger = get_task_logger(__name__)
+
+
+_started_sandboxes: set[str] = set()
+"""Worker ids this process labelled sandboxes with (removed when it stops)."""
 
 
 @cache
@@ -48,6 +57,7 @@ def _services() -> Services:
         return cached[1].chat
 
     def sandbox_factory() -> Sandbox:
+        _started_sandboxes.add(worker_id)
         return scoring_sandbox(settings, worker_id=worker_id)
 
     return Services(
@@ -93,3 +103,43 @@ def score(run_id: str, model: str, iteration: int, level: str,
         score_unit(_services(), unit, _when(enqueued_at))
     except RedisUnavailable as exc:
         raise _requeue(unit, exc) from exc
+
+
+_sweeper: list[Sweeper] = []
+
+
+@worker_ready.connect
+def _start_sweeper(**_: Any) -> None:
+    """Sweep lapsed leases (and, where Docker answers, orphaned sandboxes) in this worker."""
+    settings: Settings = app.conf.jqbench_settings
+    store = RecordStore.from_url(settings.redis_url, check=False)
+    dispatcher = CeleryDispatcher(app)
+    docker_ok = [True]
+
+    def sweep() -> None:
+        sweep_leases(store, dispatcher)
+        if docker_ok[0]:
+            try:
+                sweep_sandboxes(store, settings)
+            except SandboxUnavailable:
+                docker_ok[0] = False  # no Docker on this host: a model worker's
+    sweeper = Sweeper(sweep, settings.sweep_interval_s)
+    sweeper.start()
+    _sweeper.append(sweeper)
+
+
+@worker_shutdown.connect
+def _stop_sweeper(**_: Any) -> None:
+    for sweeper in _sweeper:
+        sweeper.stopped.set()
+
+
+@worker_process_shutdown.connect
+def _remove_own_sandboxes(**_: Any) -> None:
+    """A pool process that stops removes the sandbox containers it started (normally none
+    are left: each is removed when its scoring ends)."""
+    if _started_sandboxes:
+        try:
+            remove_sandboxes(app.conf.jqbench_settings, sorted(_started_sandboxes))
+        except SandboxUnavailable as exc:
+            logger.warning("could not remove this worker's sandboxes: %s", exc)

@@ -88,11 +88,36 @@ def test_connection_errors_are_infra() -> None:
     assert caught.value.kind is FailureKind.INFRA
 
 
-def test_timeouts_are_their_own_kind() -> None:
+def test_a_timeout_of_a_server_that_answers_health_is_the_models() -> None:
     def slow(request: httpx2.Request) -> httpx2.Response:
+        if request.url.path == "/health":
+            return httpx2.Response(200, json={"status": "ok"})
         raise httpx2.ReadTimeout("slow", request=request)
 
-    client, _ = client_with(slow)
+    client, seen = client_with(slow)
     with pytest.raises(CallFailure) as caught:
         client.chat("p")
     assert caught.value.kind is FailureKind.TIMEOUT
+    assert [r.url.path for r in seen] == ["/v1/chat/completions", "/health"]
+
+
+def test_a_timeout_of_a_server_that_answers_nothing_is_ours() -> None:
+    """A real socket that accepts and never answers (a hung host, a cut network)."""
+    import socket
+
+    with socket.socket() as silent:
+        silent.bind(("127.0.0.1", 0))
+        silent.listen(8)
+        port = silent.getsockname()[1]
+        config = ModelConfig(base_url=f"http://127.0.0.1:{port}/v1", timeout_s=0.5)
+        client = LlmClient(config, "m", None)
+        from worker import llm
+
+        original, llm.HEALTH_PROBE_S = llm.HEALTH_PROBE_S, 0.5
+        try:
+            with pytest.raises(CallFailure) as caught:
+                client.chat("p")
+        finally:
+            llm.HEALTH_PROBE_S = original
+            client.close()
+    assert caught.value.kind is FailureKind.INFRA and "/health" in caught.value.message

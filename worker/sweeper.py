@@ -1,0 +1,93 @@
+"""The sweeper: units whose lease lapsed are sent again, sandboxes of dead workers removed.
+
+Every worker process runs one (a daemon thread started when the worker is ready), so the
+sweep survives any one process dying; `RecordStore.claim_lapsed_leases` hands each lapsed
+unit to exactly one sweeper. A re-sent unit is idempotent: a generate whose record exists
+only re-sends its follow-ups, a scored unit is not scored again.
+"""
+
+import logging
+import threading
+from collections.abc import Callable
+
+from challenge.levels import Level
+from worker.dispatch import Dispatcher
+from worker.records import AttemptStatus
+from worker.sandbox import SandboxUnavailable, sweep_orphaned_sandboxes
+from worker.settings import Settings
+from worker.store import RecordStore, StoreUnavailable
+from worker.unit import Stage, Unit
+
+logger = logging.getLogger(__name__)
+
+Holder = Callable[[Unit, Stage], str | None]
+
+
+def needs_resend(store: RecordStore, unit: Unit, stage: Stage) -> bool:
+    """Whether a unit whose lease lapsed has work left that only a new delivery will do.
+
+    A final infra_error waits for `resume`; a cancelled run waits for nothing.
+    """
+    if store.is_cancelled(unit.run_id):
+        return False
+    attempt = store.get_attempt(unit)
+    if attempt is None:
+        return stage is Stage.GENERATE
+    if attempt.status is AttemptStatus.INFRA_ERROR:
+        return False
+    if stage is Stage.SCORE:
+        return attempt.status is not AttemptStatus.SCORED
+    return True  # a generate with a record re-sends its follow-ups, without a model call
+
+
+def sweep_leases(store: RecordStore, dispatcher: Dispatcher, now: float | None = None
+                 ) -> list[tuple[Unit, Stage]]:
+    """Send again every unit whose lease lapsed and that still has work; returns them."""
+    resent = []
+    for unit, stage in store.claim_lapsed_leases(now):
+        if not needs_resend(store, unit, stage):
+            continue
+        if stage is Stage.GENERATE:
+            dispatcher.send_generate(unit)
+        else:
+            dispatcher.send_score(unit)
+        logger.warning("%s stage=%s: lease lapsed (worker lost); sent again", unit.log_context,
+                       stage.value)
+        resent.append((unit, stage))
+    return resent
+
+
+def sweep_sandboxes(store: RecordStore, settings: Settings) -> list[str]:
+    """Remove running sandboxes whose unit's lease is no longer their worker's; their ids."""
+    return sweep_orphaned_sandboxes(settings, lambda label: orphaned(label, store.lease_holder))
+
+
+def orphaned(lease_label: str, holder: Holder) -> bool:
+    """Whether a sandbox labelled `{unit key}:{stage}={token}` lost its lease."""
+    member, _, token = lease_label.rpartition("=")
+    try:
+        run_id, model, iteration, level, stage = member.split(":")
+        unit = Unit(run_id, model, int(iteration), Level(level))
+        which = Stage(stage)
+    except ValueError:
+        return False  # not ours to judge
+    return holder(unit, which) != token
+
+
+class Sweeper(threading.Thread):
+    """Sweeps every `interval_s` until stopped; errors are logged, never fatal."""
+
+    def __init__(self, sweep: Callable[[], object], interval_s: float) -> None:
+        super().__init__(name="jqbench-sweeper", daemon=True)
+        self._sweep = sweep
+        self._interval_s = interval_s
+        self.stopped = threading.Event()
+
+    def run(self) -> None:
+        while not self.stopped.wait(self._interval_s):
+            try:
+                self._sweep()
+            except (StoreUnavailable, SandboxUnavailable) as exc:
+                logger.warning("sweep failed: %s", exc)
+            except Exception:
+                logger.exception("sweep failed")
