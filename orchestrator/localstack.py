@@ -83,17 +83,24 @@ class LocalStack:
         self.children.append(child)
         return child
 
-    def start_redis(self) -> str:
+    def start_redis(self, *, port: int = 0, durable: bool = False) -> str:
+        """A redis-server on loopback; returns its URL once it answers.
+
+        `durable`: append-only file, fsynced on every write (as compose runs it), in this
+        stack's folder, so a redis-server started again on the same port keeps its data.
+        """
         binary = shutil.which("redis-server")
         if binary is None:
             raise ConfigError(
                 "redis-server is not installed (Debian: apt-get install -y redis-server), "
                 "or point REDIS_URL at a running Redis"
             )
-        port = free_port()
-        child = self._spawn("redis", [
+        port = port or free_port()
+        persistence = ["--appendonly", "yes", "--appendfsync", "always"] if durable else [
+            "--appendonly", "no"]
+        child = self._spawn(f"redis-{port}", [
             binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "",
-            "--appendonly", "no", "--dir", str(self.workdir),
+            *persistence, "--dir", str(self.workdir),
         ])
         child.url = f"redis://127.0.0.1:{port}/0"
         client = redis.Redis.from_url(child.url)

@@ -331,10 +331,10 @@ class DockerSandbox:
             return [str(c.id) for c in found]
 
     def leased_containers(self) -> dict[str, str]:
-        """Running sandbox containers that carry a lease label: id -> the label's value."""
+        """Sandbox containers (any state) that carry a lease label: id -> the label's value."""
         with self._docker("list sandbox containers") as client:
-            found = client.containers.list(filters={"label": [f"{LABEL_ROLE}={ROLE}",
-                                                              LABEL_LEASE]})
+            found = client.containers.list(all=True, filters={"label": [f"{LABEL_ROLE}={ROLE}",
+                                                                        LABEL_LEASE]})
             return {str(c.id): str(c.labels.get(LABEL_LEASE, "")) for c in found}
 
     def remove_container(self, container_id: str) -> None:

@@ -68,6 +68,12 @@ def parse_models(data: Any, source: str) -> dict[str, ModelConfig]:
     models: dict[str, ModelConfig] = {}
     for name, fields in data["models"].items():
         validate_model_name(str(name))
+        if isinstance(fields, dict) and "api_key" in fields:
+            raise ConfigError(
+                f"{source}: models.{name}.api_key: keys stay out of this file; put the key in "
+                "an environment variable and name that variable with api_key_env "
+                "(e.g. api_key_env: LLAMA_KEY)"
+            )
         try:
             models[str(name)] = ModelConfig.model_validate(fields or {})
         except ValidationError as exc:

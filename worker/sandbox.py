@@ -172,7 +172,8 @@ def remove_run_sandboxes(settings: "Settings", run_id: str) -> list[str]:
 
 def sweep_orphaned_sandboxes(settings: "Settings",
                              is_orphaned: "Callable[[str], bool]") -> list[str]:
-    """Remove running sandboxes whose lease label `is_orphaned` says lost its worker."""
+    """Remove sandboxes (running or ended) whose lease label `is_orphaned` says lost its
+    worker; a living worker removes its own when its scoring ends."""
     from worker._docker import DockerSandbox
 
     docker = DockerSandbox(settings.sandbox_image)

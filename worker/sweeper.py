@@ -58,7 +58,7 @@ def sweep_leases(store: RecordStore, dispatcher: Dispatcher, now: float | None =
 
 
 def sweep_sandboxes(store: RecordStore, settings: Settings) -> list[str]:
-    """Remove running sandboxes whose unit's lease is no longer their worker's; their ids."""
+    """Remove sandboxes whose unit's lease is no longer their worker's; their ids."""
     return sweep_orphaned_sandboxes(settings, lambda label: orphaned(label, store.lease_holder))
 
 
