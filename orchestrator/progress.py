@@ -1,4 +1,5 @@
-"""Where a run stands, computed from its records only (works mid-run, from any machine)."""
+"""Where a run stands, computed from its records (and its cancel flag) only; works mid-run,
+from any machine."""
 
 from collections import Counter
 from collections.abc import Mapping
@@ -49,11 +50,13 @@ class ModelProgress(BaseModel):
 class RunProgress(BaseModel):
     run_id: str
     models: list[ModelProgress]
+    cancelled: bool = False
+    """`jqbench cancel` set the run's flag: no further unit starts."""
 
     @property
     def done(self) -> bool:
-        """No unit can move on by itself any more."""
-        return all(m.finished == m.total for m in self.models)
+        """No unit can move on by itself any more (a cancelled run is done)."""
+        return self.cancelled or all(m.finished == m.total for m in self.models)
 
     @property
     def complete(self) -> bool:
@@ -72,16 +75,18 @@ class RunProgress(BaseModel):
         """The shape of `jqbench status --json` and run.json's "progress"."""
         return {
             "run_id": self.run_id, "done": self.done, "complete": self.complete,
+            "cancelled": self.cancelled,
             "finished": self.finished, "total": self.total,
             "models": {m.model: {"total": m.total, **m.counts} for m in self.models},
         }
 
 
-def run_progress(run: Run, attempts: AttemptMap) -> RunProgress:
+def run_progress(run: Run, attempts: AttemptMap, *, cancelled: bool = False) -> RunProgress:
+    """Where `run` stands; `cancelled` is its flag in the store (`RecordStore.is_cancelled`)."""
     counts: dict[str, Counter[str]] = {model: Counter() for model in run.spec.models}
     for unit in run.units():
         counts[unit.model][unit_state(run, attempts, unit).value] += 1
-    return RunProgress(run_id=run.run_id, models=[
+    return RunProgress(run_id=run.run_id, cancelled=cancelled, models=[
         ModelProgress(model=model, total=sum(c.values()), counts=dict(c))
         for model, c in counts.items()
     ])

@@ -2,7 +2,7 @@
 
 Layout under `<out_dir>/<run_id>/`:
     run.json                              spec, config (key *names* only), fingerprint,
-                                          endpoint facts, progress, complete
+                                          endpoint facts, progress, complete, cancelled
     result_<model>.json                   the original's schema, legacy meaning (+ extras below)
     artifacts/<model>/L<n>_job_queue.py   best legacy iteration's code (L5: the raw answer)
     attempts/<model>/iter<k>/L<n>.json    every Attempt record
@@ -64,16 +64,19 @@ def write_results(
     attempts: Mapping[Unit, Attempt],
     out_dir: Path,
     *,
+    cancelled: bool = False,
     now: datetime | None = None,
 ) -> ResultPaths:
     """Write (or rewrite) all result files of `run` under `out_dir/<run_id>/`.
 
+    `cancelled` is the run's cancel flag (`RecordStore.is_cancelled`), written to run.json.
     `now` stamps `timestamp` and `written_at` (default: the current UTC time); pass it to get
     byte-identical files from identical records.
     """
     now = now or datetime.now(UTC)
     root = Path(out_dir) / _safe_name(run.run_id, "run id")
-    run_json = _write_json(root / "run.json", run_document(run, attempts, now))
+    run_json = _write_json(root / "run.json", run_document(run, attempts, now,
+                                                           cancelled=cancelled))
     results: dict[str, Path] = {}
     artifacts: list[Path] = []
     for model in run.spec.models:
@@ -88,10 +91,11 @@ def write_results(
                        artifacts=artifacts, attempts=attempt_paths)
 
 
-def run_document(run: Run, attempts: AttemptMap, now: datetime) -> dict[str, Any]:
+def run_document(run: Run, attempts: AttemptMap, now: datetime, *, cancelled: bool = False
+                 ) -> dict[str, Any]:
     """run.json: the Run as stored (api_key_env holds a variable's name, never a key) plus
     where the run stands, in the same terms as `jqbench status --json`."""
-    progress = run_progress(run, attempts)
+    progress = run_progress(run, attempts, cancelled=cancelled)
     counts: dict[str, int] = {}
     for model in progress.models:
         for state, count in model.counts.items():
@@ -111,6 +115,7 @@ def run_document(run: Run, attempts: AttemptMap, now: datetime) -> dict[str, Any
             "models": {m.model: {"total": m.total, **m.counts} for m in progress.models},
         },
         "complete": progress.complete,
+        "cancelled": progress.cancelled,
     }
 
 

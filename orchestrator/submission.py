@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from challenge.levels import LEVELS, Level
-from orchestrator.planning import build_run, new_run_id, select_models
+from orchestrator.planning import build_run, new_run_id, select_models, spec_differences
 from orchestrator.progress import RunProgress, run_progress
 from worker import chain
 from worker.config import ModelConfig, load_models
@@ -50,6 +50,8 @@ class SubmitRequest:
 class Submitted:
     run: Run
     units_sent: int
+    existed: bool = False
+    """The run id was stored already with the same spec: nothing was checked or sent."""
 
 
 def open_store(settings: Settings) -> RecordStore:
@@ -93,20 +95,32 @@ def submit(settings: Settings, request: SubmitRequest, *, store: RecordStore | N
            dispatcher: "Dispatcher | None" = None, notify: Notify = _quiet) -> Submitted:
     """Check the servers, store the run and send its first units.
 
+    Submitting a stored run id again with the same spec changes nothing (`existed`), so a
+    submit that is retried after a lost answer is safe.
+
     Raises:
-        ConfigError: unknown model, bad models file, bad level or iterations, run id taken.
+        ConfigError: unknown model, bad models file, bad level, iterations or run id, or a
+            run id stored with another spec.
         ServiceUnavailable: Redis or a model server does not answer.
     """
     models = select_models(load_models(request.config_path), request.models,
                            str(request.config_path))
-    run = build_run(request.run_id or new_run_id(), models, request.levels, request.iterations,
-                    {}, settings.sandbox_image)
+    run_id = new_run_id() if request.run_id is None else request.run_id
+    run = build_run(run_id, models, request.levels, request.iterations, {},
+                    settings.sandbox_image)
     store = store or open_store(settings)
-    if store.get_run(run.run_id) is not None:
-        raise ConfigError(f"run {run.run_id!r} exists already; choose another --run-id")
+    stored = store.get_run(run.run_id)
+    if stored is not None:
+        differences = spec_differences(stored, run)
+        if differences:
+            raise ConfigError(f"run {run.run_id!r} exists already with another spec "
+                              f"({'; '.join(differences)}); choose another --run-id")
+        return Submitted(run=stored, units_sent=0, existed=True)
     run.endpoints = check_models(settings, models, notify)
     run.fingerprint.sandbox_image_id = _sandbox_image_id(settings)
-    store.save_run(run)
+    if not store.save_run(run, new=True):
+        raise ConfigError(f"run {run.run_id!r} was just submitted by someone else; "
+                          "choose another --run-id")
     dispatcher = dispatcher or celery_dispatcher(settings)
     units = chain.first_units(run)
     for unit in units:
@@ -128,10 +142,12 @@ def resume(settings: Settings, run_id: str, *, force: bool = False,
     call), so each chain runs on to its first unit that failed on our side, which retries.
 
     Raises:
-        ConfigError: unknown run, or units still pending without `force`.
+        ConfigError: unknown or cancelled run, or units still pending without `force`.
     """
     store = store or open_store(settings)
     run = load_run(store, run_id, settings.redis_url)
+    if store.is_cancelled(run_id):
+        raise ConfigError(f"run {run_id} was cancelled; submit a new run instead")
     attempts = store.get_attempts(run)
     progress = run_progress(run, attempts)
     if progress.complete:

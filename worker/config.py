@@ -12,7 +12,8 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from worker.errors import ConfigError
 
-MODEL_NAME_PATTERN = re.compile(r"^[A-Za-z0-9._-]+$")
+MODEL_NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
+"""Model names become queue names, Redis keys and file names: no ':', no '/', no leading dot."""
 
 
 class ModelConfig(BaseModel):
@@ -55,7 +56,8 @@ class ModelConfig(BaseModel):
 
 def validate_model_name(name: str) -> str:
     if not MODEL_NAME_PATTERN.match(name):
-        raise ConfigError(f"model name {name!r} may only use letters, digits, '.', '_' and '-'")
+        raise ConfigError(f"model name {name!r} may only use letters, digits, '.', '_' and '-', "
+                          "and must start with a letter or digit")
     return name
 
 

@@ -26,7 +26,7 @@ from worker.records import (
 )
 from worker.retry import Retry, call_with_retries
 from worker.scorer import SCORING_PROFILES
-from worker.services import Services, log, run_unit
+from worker.services import Services, log, run_unit, stop_if_cancelled
 from worker.unit import Stage, Unit
 
 
@@ -81,7 +81,11 @@ def _generate(services: Services, unit: Unit, enqueued_at: datetime | None,
     def on_retry(retry: Retry) -> None:
         log(unit, f"retry in {retry.delay_s:.1f}s: {retry.message}")
 
-    result = call_with_retries(lambda: chat(prompt), services.settings, sleep=services.sleep,
+    def one_try() -> ChatReply:
+        stop_if_cancelled(services, unit)
+        return chat(prompt)
+
+    result = call_with_retries(one_try, services.settings, sleep=services.sleep,
                                on_retry=on_retry)
     attempt.tries = result.tries
     attempt.retries = [RetryNote(kind=r.kind.value, message=r.message, delay_s=r.delay_s)

@@ -8,7 +8,7 @@ from worker.records import Attempt, AttemptStatus, InfraStage, RetryNote, utc_no
 from worker.retry import Failure, FailureKind, Retry, call_with_retries
 from worker.sandbox import LABEL_LEASE, LABEL_RUN, SandboxUnavailable, sandbox_limits
 from worker.scorer import ScoreReport, score_answer
-from worker.services import Services, log, run_unit
+from worker.services import Services, log, run_unit, stop_if_cancelled
 from worker.unit import Stage, Unit
 from worker.versions import scoring_version
 
@@ -39,6 +39,7 @@ def _score(services: Services, unit: Unit, enqueued_at: datetime | None,
     limits = sandbox_limits(services.settings)
 
     def one_try() -> ScoreReport:
+        stop_if_cancelled(services, unit)
         try:
             return score_answer(attempt.answer, unit.level, sandbox_factory(), limits,
                                 labels={LABEL_RUN: unit.run_id,

@@ -36,6 +36,20 @@ class Services:
     sleep: Callable[[float], None] = field(default=time.sleep)
 
 
+class RunCancelled(Exception):
+    """The run was cancelled while this unit was under way: it stops without a record."""
+
+
+def stop_if_cancelled(services: "Services", unit: Unit) -> None:
+    """Checked before every try of a model call or a sandbox start.
+
+    Raises:
+        RunCancelled: the run's cancel flag is set.
+    """
+    if services.store.is_cancelled(unit.run_id):
+        raise RunCancelled(f"{unit.log_context}: the run was cancelled")
+
+
 def log(unit: Unit, event: str) -> None:
     logger.info("%s %s", unit.log_context, event)
 
@@ -80,12 +94,12 @@ def run_unit(services: Services, unit: Unit, stage: Stage, enqueued_at: datetime
         with held(store, unit, stage, services.settings.lease_s) as lease:
             try:
                 return body(lease)
-            except (StoreUnavailable, LeaseLost):
+            except (StoreUnavailable, LeaseLost, RunCancelled):
                 raise
             except Exception as exc:
                 return record_internal_error(services, unit, exc, enqueued_at, lease)
     except UnitBusy:
         log(unit, f"{stage.value}: another worker holds this unit; duplicate delivery dropped")
-    except LeaseLost as exc:
+    except (LeaseLost, RunCancelled) as exc:
         log(unit, f"{stage.value}: {exc}")
     return None

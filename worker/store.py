@@ -116,12 +116,14 @@ class RecordStore:
         except redis.RedisError as exc:
             raise StoreUnavailable(f"Redis failed to {action}: {exc}") from exc
 
-    def save_run(self, run: Run) -> None:
+    def save_run(self, run: Run, *, new: bool = False) -> bool:
+        """Store the run; with `new`, only if no run of that id exists (False: one does)."""
         with self._guard("save a run"):
-            pipe = self._redis.pipeline()
-            pipe.set(RUN_KEY.format(run_id=run.run_id), run.model_dump_json())
-            pipe.zadd(RUNS_INDEX_KEY, {run.run_id: run.created_at.timestamp()})
-            pipe.execute()
+            if not self._redis.set(RUN_KEY.format(run_id=run.run_id), run.model_dump_json(),
+                                   nx=new):
+                return False
+            self._redis.zadd(RUNS_INDEX_KEY, {run.run_id: run.created_at.timestamp()})
+        return True
 
     def get_run(self, run_id: str) -> Run | None:
         with self._guard("read a run"):

@@ -2,9 +2,9 @@
 
 One Typer app (`_app.py`); a module per command group registers its commands on it (`runs`,
 `scoring`, `maintenance`); `_render.py` is the one place that prints. Commands parse, call a
-service, and render. Errors of ours (JqbenchError) become one line on stderr and an exit
-code: 2 usage or configuration, 3 a service does not answer, 1 a run that ended incomplete,
-130 Ctrl-C.
+service, and render. Errors of ours (JqbenchError) and usage errors become one line on
+stderr and an exit code: 2 usage or configuration, 3 a service does not answer, 1 a run that
+ended incomplete or cancelled (or a failed doctor check), 124 `--timeout` ran out, 130 Ctrl-C.
 """
 
 import logging
@@ -66,9 +66,9 @@ def main(argv: list[str] | None = None) -> None:
         say("aborted")
         sys.exit(130)
     except typer.TyperException as exc:  # usage errors (typer's click) in non-standalone mode
-        show = getattr(exc, "show", None)
-        if show is None:
-            raise
-        show()
+        message = exc.format_message()
+        if message:  # else the help was shown already (no arguments at all)
+            command = getattr(getattr(exc, "ctx", None), "command_path", None) or "jqbench"
+            say(f"error: {message} (see {command} --help)")
         sys.exit(getattr(exc, "exit_code", 2))
     sys.exit(code if isinstance(code, int) else 0)

@@ -3,15 +3,19 @@
 import json
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from orchestrator.progress import RunProgress
 from orchestrator.statistics import AttemptMap, model_statistics, scored_profiles
 from worker.records import Run, ScoreReport
+
+if TYPE_CHECKING:
+    from orchestrator.doctor import Check
 
 out = Console()
 err = Console(stderr=True)
@@ -52,6 +56,8 @@ def status_table(progress: RunProgress) -> None:
     out.print(table)
     if progress.complete:
         verdict = "complete"
+    elif progress.cancelled:
+        verdict = "cancelled"
     else:
         verdict = "done, incomplete" if progress.done else "running"
     show(f"{progress.finished}/{progress.total} units finished: {verdict}")
@@ -102,6 +108,20 @@ def changes_table(title: str, rows: list[tuple[str, ...]]) -> None:
         table.add_column(column)
     for row in rows:
         table.add_row(*row)
+    out.print(table)
+
+
+VERDICT_STYLES = {"ok": "green", "warn": "yellow", "fail": "bold red"}
+
+
+def doctor_table(checks: "list[Check]") -> None:
+    table = Table(title="jqbench doctor")
+    for column in ("check", "result", "what was found", "fix"):
+        table.add_column(column)
+    for check in checks:
+        verdict = check.verdict.value
+        table.add_row(escape(check.name), f"[{VERDICT_STYLES[verdict]}]{verdict}[/]",
+                      escape(check.detail), escape(check.fix))
     out.print(table)
 
 

@@ -1,11 +1,34 @@
-"""Commands around runs: cleanup of sandbox containers, the demo."""
+"""Commands about the set-up: doctor, cleanup of sandbox containers, the demo."""
 
+from pathlib import Path
 from typing import Annotated
 
 import typer
 
 from orchestrator.cli import _render as render
 from orchestrator.cli._app import DEFAULT_OUTPUT, OutputOpt, app, settings
+
+
+@app.command()
+def doctor(
+    config: Annotated[
+        Path | None, typer.Option(help="models.yaml (default: $JQ_MODELS_FILE or ./models.yaml).")
+    ] = None,
+    models: Annotated[
+        list[str] | None,
+        typer.Option("--models", "-m", help="Check only these models (default: all)."),
+    ] = None,
+) -> None:
+    """Check Redis, Docker and the sandbox image, the workers, and the models' servers."""
+    from orchestrator.doctor import Verdict, diagnose
+
+    current = settings()
+    checks = diagnose(current, config or current.models_file, models or None)
+    render.doctor_table(checks)
+    failed = [c.name for c in checks if c.verdict is Verdict.FAIL]
+    if failed:
+        render.say(f"{len(failed)} check(s) failed: {', '.join(failed)}")
+        raise typer.Exit(1)
 
 
 @app.command()

@@ -273,6 +273,16 @@ def test_complete_run_is_flagged_complete(tmp_path: Path) -> None:
     assert read_json(paths.run_json)["complete"] is True
 
 
+def test_run_json_says_whether_the_run_was_cancelled(tmp_path: Path) -> None:
+    run, attempts = make_run(), small_run_attempts()
+    assert read_json(write_results(run, attempts, tmp_path / "a", now=NOW).run_json
+                     )["cancelled"] is False
+    document = read_json(write_results(run, attempts, tmp_path / "b", cancelled=True,
+                                       now=NOW).run_json)
+    assert document["cancelled"] is True and document["complete"] is False
+    assert document["progress"]["done"] is True
+
+
 def test_no_secret_is_written_only_the_variables_name(tmp_path: Path,
                                                       monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv(SECRET_ENV, SECRET_VALUE)

@@ -62,8 +62,28 @@ def test_submit_stores_the_run_and_sends_its_first_units(
     assert stored.endpoints["m"].total_slots == 2
     assert stored.fingerprint.sandbox_image_id is None  # no such image: recorded as unknown
     assert any("ok, slots=2" in line for line in said)
-    with pytest.raises(ConfigError, match="exists already"):
-        submit(settings(redis_url), request, dispatcher=dispatcher)
+
+
+def test_submitting_a_stored_run_again_is_a_no_op_unless_its_spec_differs(
+        tmp_path: Path, redis_url: str, server: FakeLlamaServer) -> None:
+    config = config_for(tmp_path, server.base_url)
+    request = SubmitRequest(models=["m"], levels=[Level.L1], config_path=config, run_id="r1")
+    submit(settings(redis_url), request, dispatcher=RecordingDispatcher())
+    asked = len(server.requests)
+    again = RecordingDispatcher()
+    same = submit(settings(redis_url), request, dispatcher=again)
+    assert same.existed and same.units_sent == 0 and again.generate == []
+    assert same.run.run_id == "r1" and len(server.requests) == asked  # no server asked
+    other = SubmitRequest(models=["m"], levels=[Level.L1], iterations=3, config_path=config,
+                          run_id="r1")
+    with pytest.raises(ConfigError, match="exists already with another spec "
+                                          r"\(iterations 1 stored, 3 asked\)"):
+        submit(settings(redis_url), other, dispatcher=again)
+    config.write_text(yaml.safe_dump({"models": {"m": {"base_url": server.base_url,
+                                                       "temperature": 0.7}}}))
+    with pytest.raises(ConfigError, match=r"model m temperature 0\.1 stored, 0\.7 asked"):
+        submit(settings(redis_url), request, dispatcher=again)
+    assert again.generate == []
 
 
 def test_bad_input_fails_before_anything_is_stored(
@@ -71,7 +91,10 @@ def test_bad_input_fails_before_anything_is_stored(
     config = config_for(tmp_path, server.base_url)
     for request, message in [
         (SubmitRequest(models=["m"], iterations=0, config_path=config), "at least 1"),
-        (SubmitRequest(models=["m"], config_path=config, run_id="a b"), "run id"),
+        (SubmitRequest(models=["m"], iterations=-2, config_path=config), "at least 1"),
+        (SubmitRequest(models=["m"], levels=[], config_path=config), "L1, L2, L3, L4, L5"),
+        *((SubmitRequest(models=["m"], config_path=config, run_id=bad), "run id")
+          for bad in ("a b", "a/b", "a:b", "..", "", "x" * 81)),
         (SubmitRequest(models=["nope"], config_path=config), "unknown model"),
     ]:
         with pytest.raises(ConfigError, match=message):
@@ -131,6 +154,16 @@ def test_resume_of_a_complete_run_sends_nothing(
         store.save_attempt(_attempt(level, AttemptStatus.SCORED, gen_outcome=GenOutcome.OK))
     dispatcher = RecordingDispatcher()
     assert resume(settings(redis_url), "r2", dispatcher=dispatcher).progress.complete
+    assert dispatcher.generate == []
+
+
+def test_resume_of_a_cancelled_run_is_refused(
+        tmp_path: Path, redis_url: str, server: FakeLlamaServer) -> None:
+    store = _seed(tmp_path, redis_url, server)
+    store.cancel_run("r2")
+    dispatcher = RecordingDispatcher()
+    with pytest.raises(ConfigError, match="was cancelled"):
+        resume(settings(redis_url), "r2", force=True, dispatcher=dispatcher)
     assert dispatcher.generate == []
 
 

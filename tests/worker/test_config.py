@@ -28,6 +28,8 @@ def test_model_field_and_extra() -> None:
     [
         ({}, "top-level 'models:'"),
         ({"models": {"bad name": {"base_url": "http://h"}}}, "may only use"),
+        ({"models": {"..": {"base_url": "http://h"}}}, "start with a letter or digit"),
+        ({"models": {"a:b": {"base_url": "http://h"}}}, "may only use"),
         ({"models": {"a": {"base_url": "ftp://h"}}}, "models.a.base_url"),
         ({"models": {"a": {"base_url": "http://h", "slots": 0}}}, "models.a.slots"),
         ({"models": {"a": {"base_url": "http://h", "tempurature": 1}}}, "models.a.tempurature"),
@@ -51,3 +53,11 @@ def test_the_shipped_example_is_valid() -> None:
     example = Path(__file__).resolve().parents[2] / "models.example.yaml"
     models = load_models(example)
     assert models["qwen35-27b-q4"].slots == 2 and models["qwen35-27b-q3"].max_tokens == 8192
+
+
+def test_an_inline_api_key_says_where_keys_go_without_repeating_it() -> None:
+    data = {"models": {"a": {"base_url": "http://h/v1", "api_key": "sk-secret-123"}}}
+    with pytest.raises(ConfigError, match=r"environment variable.*api_key_env") as refused:
+        parse_models(data, "models.yaml")
+    assert "models.a.api_key" in str(refused.value)
+    assert "sk-secret-123" not in str(refused.value)

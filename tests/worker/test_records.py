@@ -84,3 +84,15 @@ def test_a_lone_surrogate_in_any_text_field_is_saved(redis_url: str) -> None:
     assert stored.report is not None and stored.report.sandbox_output == "fail \ufffd here"
     assert stored.usage is not None and list(stored.usage.values()) == ["fail \ufffd here"]
     assert all("\udcff" not in key and "\ufffd" in key for key in stored.usage)
+
+
+@pytest.mark.redis
+def test_a_new_run_is_stored_only_once(redis_url: str) -> None:
+    from orchestrator.planning import build_run
+    from worker.config import ModelConfig
+
+    store = RecordStore.from_url(redis_url)
+    run = build_run("once", {"m": ModelConfig(base_url="http://x/v1")}, [Level.L1], 1, {}, "i")
+    assert store.save_run(run, new=True) is True
+    assert store.save_run(run, new=True) is False
+    assert store.run_ids() == ["once"]

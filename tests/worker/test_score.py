@@ -118,3 +118,17 @@ def test_an_unexpected_error_is_recorded_as_internal(redis_url: str) -> None:
 def test_nothing_to_score_without_a_record(redis_url: str) -> None:
     svc = make_services(redis_url, ScriptedSandbox())
     assert score_unit(svc, UNIT._replace(iteration=9)) is None
+
+
+def test_a_run_cancelled_between_tries_starts_no_further_sandbox(redis_url: str) -> None:
+    class CancelOnFirstRun(ScriptedSandbox):
+        def run(self, files, command, *, limits, labels=None):  # type: ignore[no-untyped-def]
+            svc.store.cancel_run("r1")
+            return super().run(files, command, limits=limits, labels=labels)
+
+    sandbox = CancelOnFirstRun(SandboxUnavailable("gone"), None)
+    svc = make_services(redis_url, sandbox)
+    assert score_unit(svc, UNIT) is None
+    assert sandbox.runs == 1
+    stored = svc.store.get_attempt(UNIT)
+    assert stored is not None and stored.status is AttemptStatus.GENERATED
