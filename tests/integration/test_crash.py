@@ -1,8 +1,8 @@
-"""Nothing is lost when a worker dies mid-unit, at default settings: the unit's lease lapses,
+"""Nothing is lost when workers die mid-unit, at default settings: the unit's lease lapses,
 a living worker's sweeper sends it again (long before Redis's six-hour visibility timeout),
 the run completes, and nothing is generated or scored more often than the policy allows.
 
-Each test waits out a real default lease (JQ_LEASE_S, 120 s), so these take minutes."""
+The test waits out a real default lease (JQ_LEASE_S, 120 s), so it takes minutes."""
 
 import json
 import os
@@ -64,64 +64,52 @@ def run_containers(client: docker.DockerClient, run_id: str) -> list:
     return client.containers.list(all=True, filters={"label": f"{LABEL_RUN}={run_id}"})
 
 
-def test_sigkilled_worker_mid_generate(tmp_path: Path, redis_url: str, sandbox_image: str
-                                       ) -> None:
-    slow = LatencyModel(base_s=5.0)
-    with FakeLlamaServer(canned_answers("reference"), latency=slow) as server, \
-            LocalStack(workdir=tmp_path / "stack") as stack:
-        config = tmp_path / "models.yaml"
-        config.write_text(yaml.safe_dump({"models": {"m": {"base_url": server.base_url}}}))
-        env = {"REDIS_URL": redis_url, "JQ_SANDBOX_IMAGE": sandbox_image}
-        doomed = stack.start_worker("llm-doomed", [llm_queue("m")], 1, env)
-        stack.start_worker("score", [SCORE_QUEUE], 1, env)
-        submitted = jqbench("submit", "--models", "m", "--levels", "L1", "--config", str(config),
-                            "--run-id", "crash-gen", env=env)
-        assert submitted.returncode == 0, submitted.stderr
-
-        def chats() -> int:
-            return sum(1 for r in server.requests if r.path.endswith("/chat/completions"))
-
-        wait_for("model call", lambda: chats() == 1, 60, doomed.log_tail)
-        kill_group(doomed)
-        killed_at = time.monotonic()
-        stack.start_worker("llm-rescue", [llm_queue("m")], 1, env)
-        took = wait_for("finished run", lambda: status("crash-gen", env)["done"], BOUND_S,
-                        lambda: "\n".join(c.log_tail() for c in stack.children))
-        print(f"SIGKILL mid-generate -> unit scored in {time.monotonic() - killed_at:.0f} s")
-        assert status("crash-gen", env)["models"]["m"] == {"total": 1, "scored": 1}
-        assert chats() == 2, "the killed call, then exactly one new delivery"
-        assert took <= BOUND_S
-
-
-def test_sigkilled_worker_mid_score(tmp_path: Path, redis_url: str, sandbox_image: str
-                                    ) -> None:
+def test_sigkilled_workers_mid_generate_and_mid_score(tmp_path: Path, redis_url: str,
+                                                     sandbox_image: str) -> None:
+    """Model a's worker dies during its call, the score worker during model b's scoring; the
+    two leases lapse side by side, so one wait covers both."""
     client = docker.from_env()
     started = time.time() - 1
-    with FakeLlamaServer(canned_answers("reference")) as server, \
+    slow = LatencyModel(base_s=5.0)
+    with FakeLlamaServer(canned_answers("reference"), latency=slow) as server_a, \
+            FakeLlamaServer(canned_answers("reference")) as server_b, \
             LocalStack(workdir=tmp_path / "stack") as stack:
         config = tmp_path / "models.yaml"
-        config.write_text(yaml.safe_dump({"models": {"m": {"base_url": server.base_url}}}))
+        config.write_text(yaml.safe_dump({"models": {"a": {"base_url": server_a.base_url},
+                                                     "b": {"base_url": server_b.base_url}}}))
         env = {"REDIS_URL": redis_url, "JQ_SANDBOX_IMAGE": sandbox_image}
-        stack.start_worker("llm", [llm_queue("m")], 1, env)
-        doomed = stack.start_worker("score-doomed", [SCORE_QUEUE], 1, env)
-        submitted = jqbench("submit", "--models", "m", "--levels", "L2", "--config", str(config),
-                            "--run-id", "crash-score", env=env)
+        doomed_llm = stack.start_worker("llm-a-doomed", [llm_queue("a")], 1, env)
+        stack.start_worker("llm-b", [llm_queue("b")], 1, env)
+        doomed_score = stack.start_worker("score-doomed", [SCORE_QUEUE], 1, env)
+        submitted = jqbench("submit", "--models", "a", "b", "--levels", "L2", "--config",
+                            str(config), "--run-id", "crash", env=env)
         assert submitted.returncode == 0, submitted.stderr
-        wait_for("running sandbox", lambda: any(
-            c.status == "running" for c in run_containers(client, "crash-score")), 60,
-            doomed.log_tail)
-        kill_group(doomed)
+
+        def logs() -> str:
+            return "\n".join(c.log_tail() for c in stack.children)
+
+        wait_for("model a's call", lambda: chats(server_a) == 1, 60, logs)
+        wait_for("model b's sandbox", lambda: any(
+            c.status == "running" for c in run_containers(client, "crash")), 60, logs)
+        kill_group(doomed_llm)
+        kill_group(doomed_score)
         killed_at = time.monotonic()
+        stack.start_worker("llm-a-rescue", [llm_queue("a")], 1, env)
         stack.start_worker("score-rescue", [SCORE_QUEUE], 1, env)
-        took = wait_for("finished run", lambda: status("crash-score", env)["done"], BOUND_S,
-                        lambda: "\n".join(c.log_tail() for c in stack.children))
-        print(f"SIGKILL mid-score -> unit scored in {time.monotonic() - killed_at:.0f} s")
-        assert status("crash-score", env)["models"]["m"] == {"total": 1, "scored": 1}
-        chats = [r for r in server.requests if r.path.endswith("/chat/completions")]
-        assert len(chats) == 1, "the answer was kept: no second model call"
-        assert sandboxes_created(client, "crash-score", started) == 2
+        took = wait_for("finished run", lambda: status("crash", env)["done"], BOUND_S, logs)
+        print(f"SIGKILL mid-generate and mid-score -> run done in "
+              f"{time.monotonic() - killed_at:.0f} s")
+        assert status("crash", env)["models"] == {"a": {"total": 1, "scored": 1},
+                                                  "b": {"total": 1, "scored": 1}}
+        assert chats(server_a) == 2, "the killed call, then exactly one new delivery"
+        assert chats(server_b) == 1, "b's answer was kept: no second model call"
+        # a: one sandbox; b: the killed one and one more
+        assert sandboxes_created(client, "crash", started) == 3
         assert took <= BOUND_S
-        # the killed worker's sandbox was removed by a living worker (it would otherwise run
-        # on to its 300 s wall clock)
-        assert run_containers(client, "crash-score") == []
+        # the killed worker's sandbox was removed by a living worker
+        assert run_containers(client, "crash") == []
     client.close()
+
+
+def chats(server: FakeLlamaServer) -> int:
+    return sum(1 for r in server.requests if r.path.endswith("/chat/completions"))
