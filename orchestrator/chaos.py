@@ -14,6 +14,7 @@ import random
 import signal
 import subprocess
 import sys
+import threading
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -148,27 +149,42 @@ def _chat_calls(servers: list[FakeLlamaServer]) -> int:
     return sum(1 for s in servers for r in s.requests if r.path.endswith("/chat/completions"))
 
 
-def _sandboxes(run_id: str, since: float) -> tuple[int, int]:
-    """(sandboxes created for the run since `since`, sandboxes of it still there)."""
-    import docker
+class _SandboxCounter(threading.Thread):
+    """Counts the run's sandbox containers as Docker creates them, live: the daemon keeps
+    only its last few hundred events, too few to count a long run afterwards."""
 
-    client = docker.from_env()
-    try:
-        events = client.events(since=int(since), until=int(time.time()) + 1, decode=True,
-                               filters={"event": "create", "label": f"{LABEL_RUN}={run_id}"})
-        created = sum(1 for _ in events)
-        left = len(client.containers.list(all=True, filters={"label": f"{LABEL_RUN}={run_id}"}))
-    finally:
-        client.close()
-    return created, left
+    def __init__(self, run_id: str) -> None:
+        super().__init__(name="chaos-sandbox-counter", daemon=True)
+        import docker
+
+        self._client = docker.from_env()
+        self._label = f"{LABEL_RUN}={run_id}"
+        self._events = self._client.events(decode=True, filters={
+            "type": "container", "event": "create", "label": self._label})
+        self.created = 0
+
+    def run(self) -> None:
+        with contextlib.suppress(Exception):  # ends when the stream is closed
+            for _ in self._events:
+                self.created += 1
+
+    def left(self) -> int:
+        """The run's sandbox containers that still exist."""
+        return len(self._client.containers.list(all=True, filters={"label": self._label}))
+
+    def close(self) -> None:
+        self._events.close()
+        self.join(5)
+        self._client.close()
 
 
 def run_chaos(config: ChaosConfig, workdir: Path, sandbox_image: str,
               run_id: str = "chaos") -> ChaosReport:
     """Run one benchmark under injected faults and measure what it cost."""
     rng = random.Random(config.seed)
-    started_wall = time.time() - 1
     started = time.monotonic()
+    counter = _SandboxCounter(run_id)
+    counter.start()
     stack = _Stack(config, workdir, sandbox_image)
     units = config.models * len(config.levels) * config.iterations
     report = ChaosReport(seed=config.seed, units=units)
@@ -198,10 +214,11 @@ def run_chaos(config: ChaosConfig, workdir: Path, sandbox_image: str,
         report.wall_s = round(time.monotonic() - started, 1)
         _count(report, store, run_id, stack, config)
         time.sleep(config.lease_s + 2 * config.sweep_s)  # dead workers' sandboxes go
-        report.sandboxes, report.sandboxes_left = _sandboxes(run_id, started_wall)
+        report.sandboxes, report.sandboxes_left = counter.created, counter.left()
         report.extra_scorings = max(0, report.sandboxes - report.scored)
     finally:
         stack.close()
+        counter.close()
     return report
 
 
