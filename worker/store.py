@@ -21,6 +21,12 @@ CANCELLED_KEY = "jqbench:cancelled:{run_id}"
 """Present when the run was cancelled: every unit checks it before it starts."""
 LEASE_KEY = "jqbench:lease:{key}:{stage}"
 """A unit stage in progress: the holder's token, with a TTL its heartbeat renews."""
+BROKER_UNACKED_KEY = "unacked"
+"""kombu's Redis transport: delivered, not yet acknowledged messages (tag -> message)."""
+BROKER_UNACKED_INDEX_KEY = "unacked_index"
+"""kombu's Redis transport: delivery time of each unacknowledged message (tag -> time)."""
+RESENT_KEY = "jqbench:resent:{tag}"
+"""Marks a stale delivery already sent again, so only one sweeper does it."""
 LEASES_INDEX_KEY = "jqbench:leases"
 """Sorted set of `{unit key}:{stage}` by lease expiry (unix time), for the sweepers."""
 
@@ -227,3 +233,33 @@ class RecordStore:
                 if self._claim(keys=[lease_key, LEASES_INDEX_KEY], args=[member]):
                     claimed.append((unit, stage))
         return claimed
+
+    def stale_deliveries(self, older_than_s: float, now: float | None = None
+                         ) -> list[tuple[str, str]]:
+        """(delivery tag, task id) of messages delivered more than `older_than_s` ago and
+        still unacknowledged: their worker may have died before the unit took its lease."""
+        now = time.time() if now is None else now
+        found: list[tuple[str, str]] = []
+        with self._guard("read the broker's unacknowledged messages"):
+            members = self._redis.zrangebyscore(BROKER_UNACKED_INDEX_KEY, "-inf",
+                                                now - older_than_s)
+            tags = [m.decode() if isinstance(m, bytes) else str(m) for m in members]
+            if not tags:
+                return found
+            raws = self._redis.hmget(BROKER_UNACKED_KEY, tags)
+        for tag, raw in zip(tags, raws, strict=True):
+            if not raw:
+                continue
+            try:
+                message = json.loads(raw)[0]
+                task_id = str(message["headers"]["id"])
+            except (ValueError, KeyError, IndexError, TypeError):
+                continue
+            found.append((tag, task_id))
+        return found
+
+    def claim_resend(self, tag: str, ttl_s: float) -> bool:
+        """True for exactly one caller per stale delivery (for `ttl_s`)."""
+        with self._guard("claim a stale delivery"):
+            return bool(self._redis.set(RESENT_KEY.format(tag=tag), "1", nx=True,
+                                        px=_ms(ttl_s)))

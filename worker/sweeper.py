@@ -62,6 +62,34 @@ def sweep_sandboxes(store: RecordStore, settings: Settings) -> list[str]:
     return sweep_orphaned_sandboxes(settings, lambda label: orphaned(label, store.lease_holder))
 
 
+def sweep_stale_deliveries(store: RecordStore, dispatcher: Dispatcher, older_than_s: float,
+                           now: float | None = None) -> list[tuple[Unit, Stage]]:
+    """Send again the units of deliveries that stayed unacknowledged for `older_than_s`
+    without their unit ever holding a lease: the worker died after receiving the message
+    but before the unit started (Redis would bring it back only after its visibility
+    timeout, six hours by default). The stale message, when it comes back, is a no-op."""
+    resent = []
+    for tag, task_id in store.stale_deliveries(older_than_s, now):
+        try:
+            run_id, model, iteration, level, stage_name = task_id.split(":")
+            unit = Unit(run_id, model, int(iteration), Level(level))
+            stage = Stage(stage_name)
+        except ValueError:
+            continue  # not one of our tasks
+        if store.lease_holder(unit, stage) is not None or not needs_resend(store, unit, stage):
+            continue
+        if not store.claim_resend(tag, ttl_s=24 * 3600):
+            continue
+        if stage is Stage.GENERATE:
+            dispatcher.send_generate(unit)
+        else:
+            dispatcher.send_score(unit)
+        logger.warning("%s stage=%s: delivered %g s ago to a worker that never started it; "
+                       "sent again", unit.log_context, stage.value, older_than_s)
+        resent.append((unit, stage))
+    return resent
+
+
 def orphaned(lease_label: str, holder: Holder) -> bool:
     """Whether a sandbox labelled `{unit key}:{stage}={token}` lost its lease."""
     member, _, token = lease_label.rpartition("=")

@@ -29,7 +29,7 @@ from worker.score import score_unit
 from worker.services import ChatFn, Services
 from worker.settings import Settings
 from worker.store import RecordStore
-from worker.sweeper import Sweeper, sweep_leases, sweep_sandboxes
+from worker.sweeper import Sweeper, sweep_leases, sweep_sandboxes, sweep_stale_deliveries
 from worker.unit import Unit
 
 logger = get_task_logger(__name__)
@@ -118,6 +118,7 @@ def _start_sweeper(**_: Any) -> None:
 
     def sweep() -> None:
         sweep_leases(store, dispatcher)
+        sweep_stale_deliveries(store, dispatcher, settings.lease_s)
         if docker_ok[0]:
             try:
                 sweep_sandboxes(store, settings)

@@ -1,6 +1,7 @@
 """Leases against a real Redis: one holder at a time, first writer wins, lapsed leases are
 claimed once and their units sent again, duplicates and cancelled runs do nothing."""
 
+import json
 import time
 from dataclasses import dataclass, field
 
@@ -14,7 +15,7 @@ from worker.records import Attempt, AttemptStatus, GenOutcome, InfraStage
 from worker.services import Services, run_unit
 from worker.settings import Settings
 from worker.store import LeaseLost, RecordStore
-from worker.sweeper import orphaned, sweep_leases
+from worker.sweeper import orphaned, sweep_leases, sweep_stale_deliveries
 from worker.unit import Stage, Unit
 
 pytestmark = pytest.mark.redis
@@ -147,3 +148,34 @@ def test_a_sandbox_is_orphaned_once_its_lease_is_not_its_token() -> None:
     holders.clear()
     assert orphaned(label, holder)
     assert not orphaned("something else", holder)
+
+
+def _deliver(store: RecordStore, tag: str, task_id: str, at: float) -> None:
+    """A message as kombu's Redis transport keeps it once delivered and not yet acked."""
+    message = [{"headers": {"id": task_id, "task": "jqbench.generate"}, "body": ""}, "", "q"]
+    store._redis.hset("unacked", tag, json.dumps(message))
+    store._redis.zadd("unacked_index", {tag: at})
+
+
+def test_a_delivery_whose_worker_died_before_the_lease_is_sent_again_once(
+        store: RecordStore) -> None:
+    now = time.time()
+    _deliver(store, "t-stale", f"{UNIT.key}:gen", now - 300)
+    _deliver(store, "t-fresh", f"{UNIT._replace(level=Level.L4).key}:gen", now - 5)
+    _deliver(store, "t-other", "not-ours", now - 300)
+    dispatcher = RecordingDispatcher()
+    assert sweep_stale_deliveries(store, dispatcher, 120) == [(UNIT, Stage.GENERATE)]
+    assert sweep_stale_deliveries(store, dispatcher, 120) == []  # claimed once
+    assert dispatcher.sent == [("gen", UNIT)]
+
+
+def test_a_stale_delivery_is_left_alone_while_leased_or_done(store: RecordStore) -> None:
+    held_unit = UNIT._replace(iteration=2)
+    done_unit = UNIT._replace(iteration=3)
+    store.acquire_lease(held_unit, Stage.GENERATE, 60)
+    store.save_attempt(Attempt(run_id="r1", model="m", iteration=3, level=Level.L1,
+                               status=AttemptStatus.SCORED, gen_outcome=GenOutcome.OK))
+    _deliver(store, "t-held", f"{held_unit.key}:gen", time.time() - 300)
+    _deliver(store, "t-done", f"{done_unit.key}:score", time.time() - 300)
+    dispatcher = RecordingDispatcher()
+    assert sweep_stale_deliveries(store, dispatcher, 120) == [] and dispatcher.sent == []
