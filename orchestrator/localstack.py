@@ -32,11 +32,19 @@ class Child:
     process: subprocess.Popen[bytes]
     url: str = ""
     log_path: Path | None = None
+    terminated: bool = False
+
+    def terminate(self) -> None:
+        """Ask the child to stop (SIGTERM, once)."""
+        if self.process.poll() is None and not self.terminated:
+            self.process.send_signal(signal.SIGTERM)
+            self.terminated = True
 
     def stop(self, timeout_s: float = 15.0) -> None:
+        """Terminate the child and wait for it; kill it after `timeout_s`."""
         if self.process.poll() is not None:
             return
-        self.process.send_signal(signal.SIGTERM)
+        self.terminate()
         try:
             self.process.wait(timeout_s)
         except subprocess.TimeoutExpired:
@@ -66,7 +74,13 @@ class LocalStack:
         self.stop()
 
     def stop(self) -> None:
-        for child in reversed(self.children):
+        """Workers and servers are told to stop all at once (a warm Celery shutdown takes
+        seconds each), then waited for; Redis goes last, so they can still reach it."""
+        redis = [c for c in self.children if c.name.startswith("redis")]
+        others = [c for c in reversed(self.children) if c not in redis]
+        for child in others:
+            child.terminate()
+        for child in [*others, *reversed(redis)]:
             child.stop()
         self.children.clear()
 
