@@ -68,4 +68,4 @@ def _score(services: Services, unit: Unit, enqueued_at: datetime | None,
 
 def lease_label(lease: Lease) -> str:
     """`{unit key}:{stage}={token}`: lets a sweeper tell a dead worker's sandbox by its lease."""
-    return f"{lease.unit.key}:{lease.stage.value}={lease.token}"
+    return f"{lease.unit.task_id(lease.stage)}={lease.token}"

@@ -8,11 +8,10 @@ from contextlib import contextmanager
 
 import redis
 
-from challenge.levels import Level
 from worker.errors import RedisUnavailable
 from worker.records import Attempt, Run
 from worker.text import safe_data
-from worker.unit import Stage, Unit
+from worker.unit import Stage, Unit, parse_task_id
 
 RUN_KEY = "jqbench:run:{run_id}"
 RUNS_INDEX_KEY = "jqbench:runs"
@@ -71,15 +70,6 @@ class LeaseLost(Exception):
 
 def _ms(seconds: float) -> int:
     return max(1, int(seconds * 1000))
-
-
-def _member(unit: Unit, stage: Stage) -> str:
-    return f"{unit.key}:{stage.value}"
-
-
-def _parse_member(member: str) -> tuple[Unit, Stage]:
-    run_id, model, iteration, level, stage = member.split(":")
-    return Unit(run_id, model, int(iteration), Level(level)), Stage(stage)
 
 
 class StoreUnavailable(RedisUnavailable):
@@ -196,7 +186,7 @@ class RecordStore:
         with self._guard("take a lease"):
             if not self._redis.set(key, token, nx=True, px=_ms(ttl_s)):
                 return None
-            self._redis.zadd(LEASES_INDEX_KEY, {_member(unit, stage): time.time() + ttl_s})
+            self._redis.zadd(LEASES_INDEX_KEY, {unit.task_id(stage): time.time() + ttl_s})
         return token
 
     def renew_lease(self, unit: Unit, stage: Stage, token: str, ttl_s: float) -> bool:
@@ -204,14 +194,14 @@ class RecordStore:
         with self._guard("renew a lease"):
             renewed = self._renew(keys=[LEASE_KEY.format(key=unit.key, stage=stage.value),
                                         LEASES_INDEX_KEY],
-                                  args=[token, _ms(ttl_s), _member(unit, stage),
+                                  args=[token, _ms(ttl_s), unit.task_id(stage),
                                         time.time() + ttl_s])
         return bool(renewed)
 
     def release_lease(self, unit: Unit, stage: Stage, token: str) -> None:
         with self._guard("release a lease"):
             self._release(keys=[LEASE_KEY.format(key=unit.key, stage=stage.value),
-                                LEASES_INDEX_KEY], args=[token, _member(unit, stage)])
+                                LEASES_INDEX_KEY], args=[token, unit.task_id(stage)])
 
     def lease_holder(self, unit: Unit, stage: Stage) -> str | None:
         """The token of the live lease on (unit, stage), if any."""
@@ -228,7 +218,7 @@ class RecordStore:
             members = self._redis.zrangebyscore(LEASES_INDEX_KEY, "-inf", now)
             for raw in members:
                 member = raw.decode() if isinstance(raw, bytes) else str(raw)
-                unit, stage = _parse_member(member)
+                unit, stage = parse_task_id(member)
                 lease_key = LEASE_KEY.format(key=unit.key, stage=stage.value)
                 if self._claim(keys=[lease_key, LEASES_INDEX_KEY], args=[member]):
                     claimed.append((unit, stage))

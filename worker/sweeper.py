@@ -10,13 +10,12 @@ import logging
 import threading
 from collections.abc import Callable
 
-from challenge.levels import Level
 from worker.dispatch import Dispatcher
 from worker.records import AttemptStatus
 from worker.sandbox import SandboxUnavailable, sweep_orphaned_sandboxes
 from worker.settings import Settings
 from worker.store import RecordStore, StoreUnavailable
-from worker.unit import Stage, Unit
+from worker.unit import Stage, Unit, parse_task_id
 
 logger = logging.getLogger(__name__)
 
@@ -71,9 +70,7 @@ def sweep_stale_deliveries(store: RecordStore, dispatcher: Dispatcher, older_tha
     resent = []
     for tag, task_id in store.stale_deliveries(older_than_s, now):
         try:
-            run_id, model, iteration, level, stage_name = task_id.split(":")
-            unit = Unit(run_id, model, int(iteration), Level(level))
-            stage = Stage(stage_name)
+            unit, stage = parse_task_id(task_id)
         except ValueError:
             continue  # not one of our tasks
         if store.lease_holder(unit, stage) is not None or not needs_resend(store, unit, stage):
@@ -94,9 +91,7 @@ def orphaned(lease_label: str, holder: Holder) -> bool:
     """Whether a sandbox labelled `{unit key}:{stage}={token}` lost its lease."""
     member, _, token = lease_label.rpartition("=")
     try:
-        run_id, model, iteration, level, stage = member.split(":")
-        unit = Unit(run_id, model, int(iteration), Level(level))
-        which = Stage(stage)
+        unit, which = parse_task_id(member)
     except ValueError:
         return False  # not ours to judge
     return holder(unit, which) != token

@@ -41,3 +41,13 @@ class Unit(NamedTuple):
     def slot(self) -> tuple[str, int, Level]:
         """(model, iteration, level): the unit within its run."""
         return self.model, self.iteration, self.level
+
+
+def parse_task_id(task_id: str) -> tuple[Unit, Stage]:
+    """The unit and stage of a `Unit.task_id` (also a lease's name).
+
+    Raises:
+        ValueError: `task_id` is not one of ours.
+    """
+    run_id, model, iteration, level, stage = task_id.split(":")
+    return Unit(run_id, model, int(iteration), Level(level)), Stage(stage)
