@@ -23,7 +23,8 @@ Modules, one job each:
 - `generation.py`: fake tokens, max_tokens cuts, finish reasons, reasoning_content.
 - `latency.py`: `LatencyModel`: simulated prompt and generation speed.
 - `slots.py`: `SlotPool`: N slots, an unbounded first-come-first-served queue.
-- `faults.py`: scripted faults (`FaultPlan`, `FaultRule`, HTTP errors, drops, delays, ...).
+- `faults.py`: scripted faults (`FaultPlan`, `FaultRule`, HTTP errors, drops, delays, hangs,
+  ...).
 - `requestlog.py`: every request received, in memory and optionally as JSON lines.
 
 Next in line, each with its place: router mode (several `ModelServer`s behind one endpoint,
@@ -34,7 +35,16 @@ holds instead of its one `model`, with its endpoints in `routes.py`; llama-swap'
 """
 
 from fakellm.answers import AnswerSource, FakeAnswer, LevelAnswers, VaryingAnswers, canned_answers
-from fakellm.faults import Delay, Drop, EmptyAnswer, FaultPlan, FaultRule, HttpError, Truncate
+from fakellm.faults import (
+    Delay,
+    Drop,
+    EmptyAnswer,
+    FaultPlan,
+    FaultRule,
+    Hang,
+    HttpError,
+    Truncate,
+)
 from fakellm.latency import LatencyModel
 from fakellm.model import ModelSpec
 from fakellm.server import FakeLlamaServer
@@ -48,6 +58,7 @@ __all__ = [
     "FakeLlamaServer",
     "FaultPlan",
     "FaultRule",
+    "Hang",
     "HttpError",
     "LatencyModel",
     "LevelAnswers",

@@ -11,7 +11,7 @@ import time
 from typing import Any
 
 from fakellm.answers import AnswerSource, FakeAnswer
-from fakellm.faults import Delay, Drop, EmptyAnswer, Fault, HttpError, Truncate
+from fakellm.faults import Delay, Drop, EmptyAnswer, Fault, Hang, HttpError, Truncate
 from fakellm.generation import (
     Generation,
     count_prompt_tokens,
@@ -35,6 +35,9 @@ from fakellm.requestlog import RequestRecord
 from fakellm.responder import Responder
 
 logger = logging.getLogger(__name__)
+
+#: How often a hanging request looks whether its client went away.
+HANG_POLL_S = 0.05
 
 
 def _dump(body: dict[str, Any]) -> str:
@@ -95,6 +98,11 @@ def _process(
         return None
     if isinstance(fault, Drop):
         out.drop(reset=fault.reset)
+        return None
+    if isinstance(fault, Hang):
+        while model.pause(HANG_POLL_S) and not out.client_gone():
+            pass
+        out.drop(reset=False)
         return None
     if isinstance(fault, HttpError):
         record.extra["error"] = fault.message

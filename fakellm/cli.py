@@ -45,6 +45,11 @@ def build_parser() -> argparse.ArgumentParser:
     server.add_argument(
         "--log-requests", type=Path, metavar="FILE", help="append every request as a JSON line"
     )
+    server.add_argument(
+        "--hang",
+        action="store_true",
+        help="accept connections but answer nothing, /health included (a hung server)",
+    )
     model = parser.add_argument_group("model")
     model.add_argument("--alias", default="fake-model", help="model id in /v1/models")
     model.add_argument(
@@ -91,6 +96,7 @@ def build_server(args: argparse.Namespace) -> FakeLlamaServer:
         latency=LatencyModel(
             prompt_tokens_per_s=args.prompt_tokens_per_s, tokens_per_s=args.tokens_per_s
         ),
+        hang=args.hang,
         log_path=args.log_requests,
     )
 

@@ -17,6 +17,11 @@ slot, as if the model had started on it. Examples::
     FaultPlan([FaultRule(HttpError.context_shift_disabled(), nth=1)])    # first call fails
     FaultPlan([FaultRule(Drop(), level="L2", times=1)])                  # L2 dropped once
     FaultPlan([FaultRule(Delay(30), probability=0.1)], seed=7)           # 10 % stall 30 s
+    FaultPlan([FaultRule(Hang())])                                      # every call hangs
+
+For a server that answers nothing at all, `/health` included (a hung process or host), see
+`FakeLlamaServer(hang=True)` and `set_hanging()`: that is the server's state, not a fault
+of one request.
 """
 
 from __future__ import annotations
@@ -68,6 +73,16 @@ class Delay:
 
 
 @dataclass(frozen=True)
+class Hang:
+    """Accept the request, take a slot and never answer: a model stuck on this request.
+
+    Unlike a long `Delay` it never ends by itself; it ends when the client goes away (the
+    slot is then free for the next request, so one stuck request does not also block every
+    later one) or when the server stops. The connection is then closed without an answer.
+    """
+
+
+@dataclass(frozen=True)
 class EmptyAnswer:
     """Answer normally but with empty content (finish "stop"), as a model may."""
 
@@ -83,7 +98,7 @@ class Truncate:
         return self.tokens if self.tokens is not None else max(1, answer_tokens // 2)
 
 
-Fault = HttpError | Drop | Delay | EmptyAnswer | Truncate
+Fault = HttpError | Drop | Delay | Hang | EmptyAnswer | Truncate
 
 
 @dataclass(frozen=True)

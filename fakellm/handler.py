@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import select
 import socket
 import struct
 import time
@@ -176,3 +177,11 @@ class FakeLlamaHandler(BaseHTTPRequestHandler):
                 self.connection.shutdown(socket.SHUT_RDWR)
         except OSError as exc:
             logger.debug("dropping connection: %s", exc)
+
+    def client_gone(self) -> bool:
+        """Whether the client closed or reset the connection (peeks; never blocks)."""
+        try:
+            readable, _, _ = select.select([self.connection], [], [], 0)
+            return bool(readable) and self.connection.recv(1, socket.MSG_PEEK) == b""
+        except (OSError, ValueError):  # reset, or already closed
+            return True

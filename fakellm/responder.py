@@ -35,6 +35,10 @@ class Responder(Protocol):
         """Close the connection without (further) answer; `reset` aborts it with a TCP RST."""
         ...
 
+    def client_gone(self) -> bool:
+        """Whether the client has closed (or reset) its end of the connection."""
+        ...
+
 
 def send_error(out: Responder, record: RequestRecord, err: ApiError) -> None:
     """Answer with llama-server's error body, noting the message in the request's record."""

@@ -1,4 +1,5 @@
-"""Which endpoint answers a request: the loading gate, then dispatch by method and path.
+"""Which endpoint answers a request: the hang and loading gates, then dispatch by method and
+path.
 
 Router mode's endpoints (`GET /models` with each model's status, `POST /models/load`,
 `POST /models/unload`) and llama-swap's (`/running`, `/unload`) belong here; choosing the
@@ -9,7 +10,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from fakellm.chat import serve_chat
+from fakellm.chat import HANG_POLL_S, serve_chat
 from fakellm.payloads import health_body, models_body, props_body
 from fakellm.protocol import (
     ApiError,
@@ -38,6 +39,8 @@ def route(
     raw: bytes,
 ) -> None:
     """Answer one request; `path` is without its query string, `raw` the body."""
+    if app.hanging and not _hang(app, out, record):
+        return
     model = app.model
     spec = model.spec
     if model.loading:  # b4748: every endpoint, not only /health
@@ -64,6 +67,21 @@ def route(
         send_error(out, record, not_supported_error("metrics", "--metrics"))
     else:
         send_error(out, record, not_found_error())
+
+
+def _hang(app: FakeLlamaServer, out: Responder, record: RequestRecord) -> bool:
+    """Hold a request, unanswered, while the server hangs (`FakeLlamaServer.set_hanging`).
+
+    True once the hang is over (the request is then answered as usual, as a process that was
+    stopped and continued would); False when the client went away or the server stopped
+    first: the connection is then closed without an answer.
+    """
+    record.extra["hung"] = True
+    while app.hanging:
+        if out.client_gone() or not app.model.pause(HANG_POLL_S):
+            out.drop(reset=False)
+            return False
+    return True
 
 
 def _chat(app: FakeLlamaServer, out: Responder, record: RequestRecord, raw: bytes) -> None:

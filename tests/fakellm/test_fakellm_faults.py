@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import httpx2
@@ -18,6 +19,7 @@ from fakellm import (
     FakeLlamaServer,
     FaultPlan,
     FaultRule,
+    Hang,
     HttpError,
     LatencyModel,
     LevelAnswers,
@@ -100,6 +102,35 @@ def test_short_delay_answers_late(start_server: StartServer) -> None:
     started = time.monotonic()
     assert _post(server).status_code == 200
     assert time.monotonic() - started >= 0.3
+
+
+def test_hang_never_answers_and_frees_its_slot_when_the_client_goes(
+    start_server: StartServer, chats: Chats
+) -> None:
+    server = _server(start_server, FaultRule(Hang(), nth=1), slots=1)
+    with pytest.raises(httpx2.ReadTimeout):
+        _post(server, timeout=0.5)
+    assert httpx2.get(server.url + "/health", timeout=5).status_code == 200  # only the call hangs
+    assert _post(server).status_code == 200  # it had the only slot: freed when the client left
+    hung, answered = chats(server)
+    assert hung.fault == "Hang" and hung.status is None and hung.extra["dropped"] == "closed"
+    assert hung.finished_at is not None and answered.started_at is not None
+    assert answered.started_at >= hung.finished_at
+
+
+def test_hang_ends_when_the_server_stops(start_server: StartServer, chats: Chats) -> None:
+    server = _server(start_server, FaultRule(Hang()))
+    with ThreadPoolExecutor(1) as pool:
+        pending = pool.submit(_post, server, 30.0)
+        deadline = time.monotonic() + 10
+        while not any(r.started_at for r in chats(server)):
+            assert time.monotonic() < deadline, "the request never took its slot"
+            time.sleep(0.01)
+        stopped_at = time.monotonic()
+        server.stop()
+        with pytest.raises(httpx2.TransportError):
+            pending.result(timeout=10)
+    assert time.monotonic() - stopped_at < 2.5
 
 
 def test_empty_answer(start_server: StartServer) -> None:
