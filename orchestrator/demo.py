@@ -51,8 +51,10 @@ def demo_stack(settings: Settings, notify: Callable[[str], None]) -> Iterator[De
         config = stack.workdir / "models.yaml"
         config.write_text(yaml.safe_dump({"models": models}))
         env = {"REDIS_URL": redis_url, "JQ_SANDBOX_IMAGE": settings.sandbox_image}
-        stack.start_worker("llm", [llm_queue(m) for m in models], len(models), env)
-        stack.start_worker("score", [SCORE_QUEUE], os.cpu_count() or 1, env)
+        stack.start_worker("llm", [llm_queue(m) for m in models], len(models), env,
+                           restart_on_failure=True)
+        stack.start_worker("score", [SCORE_QUEUE], os.cpu_count() or 1, env,
+                           restart_on_failure=True)
         notify(f"workers started (logs in {stack.workdir})")
         yield DemoStack(settings=settings.model_copy(update={"redis_url": redis_url}),
                         models_file=config, models=list(models), workdir=stack.workdir)

@@ -8,6 +8,7 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -33,6 +34,10 @@ class Child:
     url: str = ""
     log_path: Path | None = None
     terminated: bool = False
+    restart_on_failure: bool = False
+    """Started again when it exits by itself with an error, as compose's restart policy
+    does for workers (see `LocalStack.supervise`)."""
+    restarts: int = 0
 
     def terminate(self) -> None:
         """Ask the child to stop (SIGTERM, once)."""
@@ -63,6 +68,8 @@ class LocalStack:
 
     workdir: Path = field(default_factory=lambda: Path(tempfile.mkdtemp(prefix="jqbench-")))
     children: list[Child] = field(default_factory=list)
+    _launches: dict[int, tuple[list[str], dict[str, str] | None]] = field(default_factory=dict)
+    _supervisor: threading.Event | None = None
 
     def __post_init__(self) -> None:
         self.workdir.mkdir(parents=True, exist_ok=True)
@@ -76,6 +83,8 @@ class LocalStack:
     def stop(self) -> None:
         """Workers and servers are told to stop all at once (a warm Celery shutdown takes
         seconds each), then waited for; Redis goes last, so they can still reach it."""
+        if self._supervisor is not None:
+            self._supervisor.set()
         redis = [c for c in self.children if c.name.startswith("redis")]
         others = [c for c in reversed(self.children) if c not in redis]
         for child in others:
@@ -87,15 +96,44 @@ class LocalStack:
     def _spawn(self, name: str, argv: Sequence[str], env: dict[str, str] | None = None
                ) -> Child:
         log_path = self.workdir / f"{name}.log"
-        # the child inherits the log file; our copy of the handle is closed once it is started
-        with log_path.open("wb") as log:
-            process = subprocess.Popen(
-                list(argv), stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                env={**os.environ, **(env or {})}, start_new_session=True,
-            )
-        child = Child(name, process, log_path=log_path)
+        child = Child(name, self._launch(list(argv), env, log_path, "wb"), log_path=log_path)
+        self._launches[id(child)] = (list(argv), env)
         self.children.append(child)
         return child
+
+    @staticmethod
+    def _launch(argv: list[str], env: dict[str, str] | None, log_path: Path, mode: str
+                ) -> subprocess.Popen[bytes]:
+        # the child inherits the log file; our copy of the handle is closed once it is started
+        with log_path.open(mode) as log:
+            return subprocess.Popen(
+                argv, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                env={**os.environ, **(env or {})}, start_new_session=True,
+            )
+
+    def supervise(self, interval_s: float = 1.0) -> None:
+        """Start children marked `restart_on_failure` again when they die on their own
+        (exit code other than 0, or killed), until the stack stops: what compose's
+        `restart: unless-stopped` does for a worker that crashed."""
+        if self._supervisor is not None:
+            return
+        stopped = self._supervisor = threading.Event()
+
+        def watch() -> None:
+            while not stopped.wait(interval_s):
+                for child in list(self.children):
+                    code = child.process.poll()
+                    if (child.restart_on_failure and code not in (None, 0)
+                            and not child.terminated and not stopped.is_set()
+                            and child.log_path is not None):
+                        argv, env = self._launches[id(child)]
+                        with child.log_path.open("ab") as log:
+                            log.write(f"\n[localstack] exited with {code}; started again\n"
+                                      .encode())
+                        child.process = self._launch(argv, env, child.log_path, "ab")
+                        child.restarts += 1
+
+        threading.Thread(target=watch, name="localstack-supervisor", daemon=True).start()
 
     def start_redis(self, *, port: int = 0, durable: bool = False) -> str:
         """A redis-server on loopback; returns its URL once it answers.
@@ -153,10 +191,15 @@ class LocalStack:
         raise ServiceUnavailable(f"fake server {name} did not start: {child.log_tail()}")
 
     def start_worker(self, name: str, queues: Sequence[str], concurrency: int,
-                     env: dict[str, str]) -> Child:
-        """A Celery worker process (prefork pool) consuming `queues`."""
-        return self._spawn(name, [
+                     env: dict[str, str], *, restart_on_failure: bool = False) -> Child:
+        """A Celery worker process (prefork pool) consuming `queues`; with
+        `restart_on_failure`, started again if it crashes (see `supervise`)."""
+        if restart_on_failure:
+            self.supervise()
+        child = self._spawn(name, [
             sys.executable, "-m", "celery", "-A", "worker.app", "worker",
             "-Q", ",".join(queues), "-c", str(concurrency), "-n", f"{name}@%h",
             "--loglevel", "INFO", "--without-gossip", "--without-mingle",
         ], env)
+        child.restart_on_failure = restart_on_failure
+        return child

@@ -51,7 +51,8 @@ class Submitted:
     run: Run
     units_sent: int
     existed: bool = False
-    """The run id was stored already with the same spec: nothing was checked or sent."""
+    """The run id was stored already with the same spec: nothing was checked, and only
+    what is due but carried by no message was sent (a submit that died before sending)."""
 
 
 def open_store(settings: Settings) -> RecordStore:
@@ -95,8 +96,9 @@ def submit(settings: Settings, request: SubmitRequest, *, store: RecordStore | N
            dispatcher: "Dispatcher | None" = None, notify: Notify = _quiet) -> Submitted:
     """Check the servers, store the run and send its first units.
 
-    Submitting a stored run id again with the same spec changes nothing (`existed`), so a
-    submit that is retried after a lost answer is safe.
+    Submitting a stored run id again with the same spec sends only what is due and not on
+    its way (`existed`): nothing after a complete submit, the first units after one that
+    died between storing the run and sending; so retrying a submit is always safe.
 
     Raises:
         ConfigError: unknown model, bad models file, bad level, iterations or run id, or a
@@ -115,7 +117,8 @@ def submit(settings: Settings, request: SubmitRequest, *, store: RecordStore | N
         if differences:
             raise ConfigError(f"run {run.run_id!r} exists already with another spec "
                               f"({'; '.join(differences)}); choose another --run-id")
-        return Submitted(run=stored, units_sent=0, existed=True)
+        return Submitted(run=stored, units_sent=_send_missing(store, dispatcher, settings, stored),
+                         existed=True)
     run.endpoints = check_models(settings, models, notify)
     run.fingerprint.sandbox_image_id = _sandbox_image_id(settings)
     if not store.save_run(run, new=True):
@@ -162,9 +165,24 @@ def resume(settings: Settings, run_id: str, *, force: bool = False,
             store.save_attempt(attempt)
             resumed += 1
     dispatcher = dispatcher or celery_dispatcher(settings)
+    store.watch_run(run_id)
     for unit in chain.first_units(run):
         dispatcher.send_generate(unit)
     return Resumed(run, progress, resumed)
+
+
+def _send_missing(store: RecordStore, dispatcher: "Dispatcher | None", settings: Settings,
+                  run: Run) -> int:
+    """Send at once whatever of the run is due and carried by nothing; how many."""
+    from worker.reconcile import reconcile
+
+    if store.is_cancelled(run.run_id):
+        return 0
+    store.watch_run(run.run_id)
+    if not chain.due_stages(run, store.get_attempts(run).get):
+        return 0
+    dispatcher = dispatcher or celery_dispatcher(settings)
+    return len(reconcile(store, dispatcher, grace_s=0, run_ids=[run.run_id]))
 
 
 def _sandbox_image_id(settings: Settings) -> str | None:

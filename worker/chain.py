@@ -11,7 +11,7 @@ from collections.abc import Callable, Mapping
 
 from challenge.levels import CHAINED_LEVELS, Level
 from worker.records import Attempt, AttemptStatus, Run
-from worker.unit import Unit
+from worker.unit import Stage, Unit
 
 AttemptLookup = Callable[[Unit], Attempt | None]
 """How the rules read records: a store's `get_attempt`, or a dict's `get` by unit."""
@@ -84,3 +84,29 @@ def is_blocked(run: Run, unit: Unit, attempts: Mapping[Unit, Attempt]) -> bool:
                 and previous.status is AttemptStatus.INFRA_ERROR):
             return True
     return False
+
+
+def due_stages(run: Run, lookup: AttemptLookup) -> list[tuple[Unit, Stage]]:
+    """Every (unit, stage) that some message should be carrying now, by the records alone:
+    a link with no record (or one `resume` marked) must generate, a generated attempt must be
+    scored, and a link follows once the previous link's generate is final. A final
+    infra_error waits for `resume` and is not due; nor is anything after a halted link.
+
+    The reconciler compares this with what the broker and the leases hold; whatever is due
+    and carried by nothing was lost and is sent again.
+    """
+    due: list[tuple[Unit, Stage]] = []
+    for unit in first_units(run):
+        link: Unit | None = unit
+        while link is not None:
+            attempt = lookup(link)
+            if attempt is None or (attempt.failed_at_generate
+                                   and attempt.status is AttemptStatus.RESUMED):
+                due.append((link, Stage.GENERATE))
+                break
+            if halts_chain(attempt):
+                break
+            if attempt.status in (AttemptStatus.GENERATED, AttemptStatus.RESUMED):
+                due.append((link, Stage.SCORE))
+            link = next_link(run, link)
+    return due

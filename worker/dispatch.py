@@ -4,6 +4,7 @@ The sender never imports the tasks' module (nor openai or docker): the orchestra
 through this module with a bare Celery app.
 """
 
+from collections.abc import Iterable
 from typing import TYPE_CHECKING, Protocol
 
 from worker.records import utc_now
@@ -26,6 +27,19 @@ class Dispatcher(Protocol):
     def send_generate(self, unit: Unit) -> None: ...
 
     def send_score(self, unit: Unit) -> None: ...
+
+
+def send_stage(dispatcher: Dispatcher, unit: Unit, stage: Stage) -> None:
+    """Send the task of one stage of a unit."""
+    if stage is Stage.GENERATE:
+        dispatcher.send_generate(unit)
+    else:
+        dispatcher.send_score(unit)
+
+
+def unit_queues(models: Iterable[str]) -> list[str]:
+    """Every queue that carries a run's units."""
+    return [llm_queue(model) for model in models] + [SCORE_QUEUE]
 
 
 class CeleryDispatcher:

@@ -28,6 +28,15 @@ RESENT_KEY = "jqbench:resent:{tag}"
 """Marks a stale delivery already sent again, so only one sweeper does it."""
 LEASES_INDEX_KEY = "jqbench:leases"
 """Sorted set of `{unit key}:{stage}` by lease expiry (unix time), for the sweepers."""
+ACTIVE_RUNS_KEY = "jqbench:active"
+"""Set of the runs the reconciler watches: added at submit and resume, removed once nothing
+of the run is due (complete, cancelled, or waiting for `resume`)."""
+ORPHAN_KEY = "jqbench:orphan:{task_id}"
+"""When a due unit stage was first seen carried by no message and no lease (unix time)."""
+BROKER_PRIORITY_SEPARATOR = "\x06\x16"
+"""kombu's Redis transport keeps priority p>0 of queue q in the list `q` + this + `p`."""
+BROKER_PRIORITY_STEPS = (0, 3, 6, 9)
+"""kombu's default priority steps (Celery does not change them for Redis)."""
 
 # KEYS[1] lease, KEYS[2] index; ARGV token, ttl ms, member, expiry
 _RENEW = """
@@ -62,6 +71,21 @@ end
 return 0
 """
 
+# KEYS[1] orphan marker; ARGV now, grace s, marker ttl ms. 1 for exactly one caller once the
+# unit stage was first seen orphaned at least `grace` ago (the marker is consumed).
+_CLAIM_ORPHAN = """
+local seen = redis.call('GET', KEYS[1])
+if not seen then
+  redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[3])
+  return 0
+end
+if tonumber(ARGV[1]) - tonumber(seen) >= tonumber(ARGV[2]) then
+  redis.call('DEL', KEYS[1])
+  return 1
+end
+return 0
+"""
+
 
 class LeaseLost(Exception):
     """A record write under a lease that is no longer ours: another worker owns the unit
@@ -83,6 +107,7 @@ class RecordStore:
         self._release = client.register_script(_RELEASE)
         self._claim = client.register_script(_CLAIM)
         self._save_leased = client.register_script(_SAVE_LEASED)
+        self._claim_orphan = client.register_script(_CLAIM_ORPHAN)
 
     @classmethod
     def from_url(cls, url: str, *, check: bool = True) -> "RecordStore":
@@ -113,12 +138,15 @@ class RecordStore:
             raise StoreUnavailable(f"Redis failed to {action}: {exc}") from exc
 
     def save_run(self, run: Run, *, new: bool = False) -> bool:
-        """Store the run; with `new`, only if no run of that id exists (False: one does)."""
+        """Store the run; with `new`, only if no run of that id exists (False: one does),
+        and watched by the reconciler from then on."""
         with self._guard("save a run"):
             if not self._redis.set(RUN_KEY.format(run_id=run.run_id), run.model_dump_json(),
                                    nx=new):
                 return False
             self._redis.zadd(RUNS_INDEX_KEY, {run.run_id: run.created_at.timestamp()})
+            if new:
+                self._redis.sadd(ACTIVE_RUNS_KEY, run.run_id)
         return True
 
     def get_run(self, run_id: str) -> Run | None:
@@ -129,7 +157,7 @@ class RecordStore:
     def run_ids(self) -> list[str]:
         with self._guard("list runs"):
             members = self._redis.zrange(RUNS_INDEX_KEY, 0, -1)
-        return [m.decode() if isinstance(m, bytes) else str(m) for m in members]
+        return [_text(m) for m in members]
 
     def save_attempt(self, attempt: Attempt, lease: tuple[Stage, str] | None = None) -> None:
         """Write the attempt; any text in it that cannot be UTF-8 is made safe first.
@@ -217,7 +245,7 @@ class RecordStore:
         with self._guard("sweep leases"):
             members = self._redis.zrangebyscore(LEASES_INDEX_KEY, "-inf", now)
             for raw in members:
-                member = raw.decode() if isinstance(raw, bytes) else str(raw)
+                member = _text(raw)
                 unit, stage = parse_task_id(member)
                 lease_key = LEASE_KEY.format(key=unit.key, stage=stage.value)
                 if self._claim(keys=[lease_key, LEASES_INDEX_KEY], args=[member]):
@@ -233,23 +261,87 @@ class RecordStore:
         with self._guard("read the broker's unacknowledged messages"):
             members = self._redis.zrangebyscore(BROKER_UNACKED_INDEX_KEY, "-inf",
                                                 now - older_than_s)
-            tags = [m.decode() if isinstance(m, bytes) else str(m) for m in members]
+            tags = [_text(m) for m in members]
             if not tags:
                 return found
             raws = self._redis.hmget(BROKER_UNACKED_KEY, tags)
         for tag, raw in zip(tags, raws, strict=True):
-            if not raw:
-                continue
-            try:
-                message = json.loads(raw)[0]
-                task_id = str(message["headers"]["id"])
-            except (ValueError, KeyError, IndexError, TypeError):
-                continue
-            found.append((tag, task_id))
+            task_id = _message_task_id(raw, delivered=True) if raw else None
+            if task_id is not None:
+                found.append((tag, task_id))
         return found
+
+    # --- reconciling (worker.sweeper.reconcile) -------------------------------------------
+
+    def watch_run(self, run_id: str) -> None:
+        """Have the reconciler watch the run (again): on submit and resume."""
+        with self._guard("mark a run active"):
+            self._redis.sadd(ACTIVE_RUNS_KEY, run_id)
+
+    def unwatch_run(self, run_id: str) -> None:
+        with self._guard("mark a run inactive"):
+            self._redis.srem(ACTIVE_RUNS_KEY, run_id)
+
+    def watched_runs(self) -> list[str]:
+        with self._guard("list active runs"):
+            members = self._redis.smembers(ACTIVE_RUNS_KEY)
+        return sorted(_text(m) for m in members)
+
+    def carried_task_ids(self, queues: list[str]) -> set[str]:
+        """Task ids that something carries now: a message waiting in one of `queues`, a
+        message delivered and not yet acknowledged, or a lease (live or not yet swept)."""
+        lists = [queue if step == 0 else f"{queue}{BROKER_PRIORITY_SEPARATOR}{step}"
+                 for queue in queues for step in BROKER_PRIORITY_STEPS]
+        with self._guard("read the broker's queues"):
+            pipe = self._redis.pipeline(transaction=False)
+            for name in lists:
+                pipe.lrange(name, 0, -1)
+            pipe.hvals(BROKER_UNACKED_KEY)
+            pipe.zrange(LEASES_INDEX_KEY, 0, -1)
+            *queued, unacked, leased = pipe.execute()
+        carried = {_text(member) for member in leased}
+        for raw in [m for messages in queued for m in messages]:
+            carried.add(_message_task_id(raw, delivered=False) or "")
+        for raw in unacked:
+            carried.add(_message_task_id(raw, delivered=True) or "")
+        carried.discard("")
+        return carried
+
+    def claim_orphan(self, task_id: str, grace_s: float, now: float | None = None) -> bool:
+        """True for exactly one caller, once `task_id` was reported orphaned (due, carried by
+        nothing) on an earlier call at least `grace_s` ago: a message between a worker's
+        pop and its acknowledgement bookkeeping is invisible for a moment, a lost one stays
+        invisible."""
+        now = time.time() if now is None else now
+        with self._guard("claim an orphaned unit"):
+            return bool(self._claim_orphan(keys=[ORPHAN_KEY.format(task_id=task_id)],
+                                           args=[now, grace_s, _ms(max(10 * grace_s, 60))]))
+
+    def forget_orphans(self, task_ids: list[str]) -> None:
+        """Drop the orphan marks of task ids seen carried again."""
+        if task_ids:
+            with self._guard("clear orphan marks"):
+                self._redis.delete(*(ORPHAN_KEY.format(task_id=t) for t in task_ids))
 
     def claim_resend(self, tag: str, ttl_s: float) -> bool:
         """True for exactly one caller per stale delivery (for `ttl_s`)."""
         with self._guard("claim a stale delivery"):
             return bool(self._redis.set(RESENT_KEY.format(tag=tag), "1", nx=True,
                                         px=_ms(ttl_s)))
+
+
+def _text(value: object) -> str:
+    """A Redis reply element as text (members come back as bytes)."""
+    return value.decode() if isinstance(value, bytes) else str(value)
+
+
+def _message_task_id(raw: bytes | str, *, delivered: bool) -> str | None:
+    """The Celery task id in a kombu message as the Redis transport stores it: the message
+    itself in a queue list, `[message, exchange, routing key]` once delivered."""
+    try:
+        message = json.loads(raw)
+        if delivered:
+            message = message[0]
+        return str(message["headers"]["id"])
+    except (ValueError, KeyError, IndexError, TypeError):
+        return None

@@ -1,4 +1,5 @@
-"""The sweeper: units whose lease lapsed are sent again, sandboxes of dead workers removed.
+"""The sweeper: units whose lease lapsed or whose delivery went stale are sent again,
+sandboxes of dead workers removed (lost messages: `worker.reconcile`).
 
 Every worker process runs one (a daemon thread started when the worker is ready), so the
 sweep survives any one process dying; `RecordStore.claim_lapsed_leases` hands each lapsed
@@ -10,7 +11,7 @@ import logging
 import threading
 from collections.abc import Callable
 
-from worker.dispatch import Dispatcher
+from worker.dispatch import Dispatcher, send_stage
 from worker.records import AttemptStatus
 from worker.sandbox import SandboxUnavailable, sweep_orphaned_sandboxes
 from worker.settings import Settings
@@ -46,10 +47,7 @@ def sweep_leases(store: RecordStore, dispatcher: Dispatcher, now: float | None =
     for unit, stage in store.claim_lapsed_leases(now):
         if not needs_resend(store, unit, stage):
             continue
-        if stage is Stage.GENERATE:
-            dispatcher.send_generate(unit)
-        else:
-            dispatcher.send_score(unit)
+        send_stage(dispatcher, unit, stage)
         logger.warning("%s stage=%s: lease lapsed (worker lost); sent again", unit.log_context,
                        stage.value)
         resent.append((unit, stage))
@@ -77,10 +75,7 @@ def sweep_stale_deliveries(store: RecordStore, dispatcher: Dispatcher, older_tha
             continue
         if not store.claim_resend(tag, ttl_s=24 * 3600):
             continue
-        if stage is Stage.GENERATE:
-            dispatcher.send_generate(unit)
-        else:
-            dispatcher.send_score(unit)
+        send_stage(dispatcher, unit, stage)
         logger.warning("%s stage=%s: delivered %g s ago to a worker that never started it; "
                        "sent again", unit.log_context, stage.value, older_than_s)
         resent.append((unit, stage))

@@ -20,10 +20,11 @@ from celery.utils.log import get_task_logger
 from challenge.levels import Level
 from worker.app import app
 from worker.config import ModelConfig
-from worker.dispatch import GENERATE_TASK, SCORE_TASK, CeleryDispatcher
+from worker.dispatch import GENERATE_TASK, SCORE_QUEUE, SCORE_TASK, CeleryDispatcher
 from worker.errors import RedisUnavailable
 from worker.generate import generate_unit
 from worker.llm import LlmClient
+from worker.reconcile import reconcile
 from worker.sandbox import Sandbox, SandboxUnavailable, remove_sandboxes, scoring_sandbox
 from worker.score import score_unit
 from worker.services import ChatFn, Services
@@ -110,20 +111,29 @@ _sweeper: list[Sweeper] = []
 
 @worker_ready.connect
 def _start_sweeper(**_: Any) -> None:
-    """Sweep lapsed leases (and, where Docker answers, orphaned sandboxes) in this worker."""
+    """Sweep lapsed leases, stale deliveries and lost messages (and, where Docker answers,
+    orphaned sandboxes) in this worker."""
     settings: Settings = app.conf.jqbench_settings
     store = RecordStore.from_url(settings.redis_url, check=False)
     dispatcher = CeleryDispatcher(app)
     docker_ok = [True]
+    # A score worker's Docker, or one that answered before, is only down for now (restarting):
+    # the next sweep tries again. Only a worker whose Docker never answered gives up on it.
+    docker_seen = [SCORE_QUEUE in app.amqp.queues.consume_from]
 
     def sweep() -> None:
         sweep_leases(store, dispatcher)
         sweep_stale_deliveries(store, dispatcher, settings.lease_s)
+        reconcile(store, dispatcher, grace_s=settings.sweep_interval_s)
         if docker_ok[0]:
             try:
                 sweep_sandboxes(store, settings)
-            except SandboxUnavailable:
-                docker_ok[0] = False  # no Docker on this host: a model worker's
+                docker_seen[0] = True
+            except SandboxUnavailable as exc:
+                if docker_seen[0]:
+                    logger.warning("sandbox sweep failed, tried again next sweep: %s", exc)
+                else:
+                    docker_ok[0] = False  # no Docker on this host: a model worker's
     sweeper = Sweeper(sweep, settings.sweep_interval_s)
     sweeper.start()
     _sweeper.append(sweeper)

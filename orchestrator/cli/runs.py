@@ -63,7 +63,9 @@ def submit_and_follow(current: Settings, request: SubmitRequest, output: Path,
     submitted = submit_run(current, request, notify=render.say)
     run = submitted.run
     if submitted.existed:
-        render.say(f"run {run.run_id} exists already with the same spec; nothing sent "
+        sent = (f"{submitted.units_sent} lost unit(s) sent again" if submitted.units_sent
+                else "nothing sent")
+        render.say(f"run {run.run_id} exists already with the same spec; {sent} "
                    f"(see jqbench status {run.run_id})")
     else:
         render.say(f"run {run.run_id}: {len(run.spec.models)} model(s) x "

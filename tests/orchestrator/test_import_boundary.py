@@ -17,10 +17,12 @@ from worker.store import RecordStore
 ORCHESTRATOR = Path(__file__).resolve().parents[2] / "orchestrator"
 
 #: Worker modules the orchestrator may import: records, the store, the chain rules, settings
-#: and config, sending by task name, the public sandbox functions, and the scoring function.
+#: and config, sending by task name, the reconciler, the public sandbox functions, and the
+#: scoring function.
 PUBLIC_WORKER_MODULES = frozenset({
     "worker", "worker.app", "worker.chain", "worker.config", "worker.dispatch",
-    "worker.errors", "worker.records", "worker.sandbox", "worker.scorer", "worker.settings",
+    "worker.errors", "worker.reconcile", "worker.records", "worker.sandbox", "worker.scorer",
+    "worker.settings",
     "worker.store", "worker.unit", "worker.versions",
 })
 

@@ -11,11 +11,12 @@ import yaml
 from challenge.levels import Level
 from fakellm import FakeLlamaServer, canned_answers
 from orchestrator.submission import SubmitRequest, resume, submit
+from worker.dispatch import llm_queue
 from worker.errors import ConfigError, EndpointUnavailable
 from worker.records import Attempt, AttemptStatus, GenOutcome, InfraStage
 from worker.settings import Settings
 from worker.store import RecordStore
-from worker.unit import Unit
+from worker.unit import Stage, Unit
 
 pytestmark = pytest.mark.redis
 
@@ -68,7 +69,7 @@ def test_submitting_a_stored_run_again_is_a_no_op_unless_its_spec_differs(
         tmp_path: Path, redis_url: str, server: FakeLlamaServer) -> None:
     config = config_for(tmp_path, server.base_url)
     request = SubmitRequest(models=["m"], levels=[Level.L1], config_path=config, run_id="r1")
-    submit(settings(redis_url), request, dispatcher=RecordingDispatcher())
+    submit(settings(redis_url), request)  # real Celery messages, waiting in the broker
     asked = len(server.requests)
     again = RecordingDispatcher()
     same = submit(settings(redis_url), request, dispatcher=again)
@@ -84,6 +85,20 @@ def test_submitting_a_stored_run_again_is_a_no_op_unless_its_spec_differs(
     with pytest.raises(ConfigError, match=r"model m temperature 0\.1 stored, 0\.7 asked"):
         submit(settings(redis_url), request, dispatcher=again)
     assert again.generate == []
+
+
+def test_resubmitting_a_run_stored_but_never_sent_sends_its_first_units(
+        tmp_path: Path, redis_url: str, server: FakeLlamaServer) -> None:
+    request = SubmitRequest(models=["m"], levels=[Level.L1, Level.L4],
+                            config_path=config_for(tmp_path, server.base_url), run_id="r1")
+    lost = RecordingDispatcher()  # the submit died before its messages reached the broker
+    submit(settings(redis_url), request, dispatcher=lost)
+    assert len(lost.generate) == 2
+    again = submit(settings(redis_url), request)
+    assert again.existed and again.units_sent == 2
+    assert RecordStore.from_url(redis_url).carried_task_ids([llm_queue("m")]) == {
+        unit.task_id(Stage.GENERATE) for unit in lost.generate}
+    assert submit(settings(redis_url), request).units_sent == 0  # now carried
 
 
 def test_bad_input_fails_before_anything_is_stored(

@@ -5,7 +5,7 @@ from orchestrator.planning import build_run
 from worker import chain
 from worker.config import ModelConfig
 from worker.records import Attempt, AttemptStatus, GenOutcome, InfraStage, Run
-from worker.unit import Unit
+from worker.unit import Stage, Unit
 
 
 def make_run(levels=LEVELS, iterations: int = 1) -> Run:
@@ -69,3 +69,24 @@ def test_blocked_means_an_earlier_link_failed_and_was_not_resumed() -> None:
     assert not chain.is_blocked(run, U(Level.L2), {U(Level.L1): resumed})
     score_failed = attempt(Level.L1, AttemptStatus.INFRA_ERROR, answered=True)
     assert not chain.is_blocked(run, U(Level.L2), {U(Level.L1): score_failed})
+
+
+def test_due_stages_follow_the_records() -> None:
+    run = make_run()
+    gen, score = Stage.GENERATE, Stage.SCORE
+    assert chain.due_stages(run, {}.get) == [(U(Level.L1), gen), (U(Level.L4), gen),
+                                             (U(Level.L5), gen)]
+    records = {U(Level.L1): attempt(Level.L1, AttemptStatus.SCORED),
+               U(Level.L2): attempt(Level.L2, AttemptStatus.GENERATED),
+               U(Level.L4): attempt(Level.L4, AttemptStatus.INFRA_ERROR, answered=True),
+               U(Level.L5): attempt(Level.L5, AttemptStatus.RESUMED, answered=True)}
+    # L2 waits for its score while L3 generates; L4's score waits for resume; L5 resumed
+    # after its score failed: scored again, not generated
+    assert chain.due_stages(run, records.get) == [(U(Level.L2), score), (U(Level.L3), gen),
+                                                  (U(Level.L5), score)]
+    halted = {U(Level.L1): attempt(Level.L1, AttemptStatus.INFRA_ERROR, answered=False),
+              U(Level.L4): attempt(Level.L4, AttemptStatus.SCORED),
+              U(Level.L5): attempt(Level.L5, AttemptStatus.SCORED)}
+    assert chain.due_stages(run, halted.get) == []  # the chain waits for resume
+    resumed = {**halted, U(Level.L1): attempt(Level.L1, AttemptStatus.RESUMED, answered=False)}
+    assert chain.due_stages(run, resumed.get) == [(U(Level.L1), gen)]
