@@ -37,13 +37,14 @@ def _score(services: Services, unit: Unit, enqueued_at: datetime | None,
     if enqueued_at is not None:
         attempt.score_queued_s = (attempt.score_started_at - enqueued_at).total_seconds()
     limits = sandbox_limits(services.settings)
+    label = lease_label(store.store_id(), lease)
 
     def one_try() -> ScoreReport:
         stop_if_cancelled(services, unit)
         try:
             return score_answer(attempt.answer, unit.level, sandbox_factory(), limits,
                                 labels={LABEL_RUN: unit.run_id,
-                                        LABEL_LEASE: lease_label(lease)})
+                                        LABEL_LEASE: label})
         except SandboxUnavailable as exc:
             raise Failure(FailureKind.INFRA, f"sandbox: {exc}") from exc
 
@@ -66,6 +67,7 @@ def _score(services: Services, unit: Unit, enqueued_at: datetime | None,
     return attempt
 
 
-def lease_label(lease: Lease) -> str:
-    """`{unit key}:{stage}={token}`: lets a sweeper tell a dead worker's sandbox by its lease."""
-    return f"{lease.unit.task_id(lease.stage)}={lease.token}"
+def lease_label(store_id: str, lease: Lease) -> str:
+    """`{store id}/{unit key}:{stage}={token}`: lets a sweeper of the same record store tell
+    a dead worker's sandbox by its lease."""
+    return f"{store_id}/{lease.unit.task_id(lease.stage)}={lease.token}"

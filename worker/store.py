@@ -28,6 +28,10 @@ RESENT_KEY = "jqbench:resent:{tag}"
 """Marks a stale delivery already sent again, so only one sweeper does it."""
 LEASES_INDEX_KEY = "jqbench:leases"
 """Sorted set of `{unit key}:{stage}` by lease expiry (unix time), for the sweepers."""
+STORE_ID_KEY = "jqbench:store_id"
+"""A random id of this record store, made on first use: sandboxes carry it in their lease
+label, so a sweeper judges only sandboxes of its own deployment (two stacks, say a demo
+beside a real run, may share one Docker daemon)."""
 ACTIVE_RUNS_KEY = "jqbench:active"
 """Set of the runs the reconciler watches: added at submit and resume, removed once nothing
 of the run is due (complete, cancelled, or waiting for `resume`)."""
@@ -120,6 +124,12 @@ class RecordStore:
 
     def close(self) -> None:
         self._redis.close()
+
+    def store_id(self) -> str:
+        """This store's id (see STORE_ID_KEY); the same for every client of this Redis."""
+        with self._guard("read the store id"):
+            self._redis.set(STORE_ID_KEY, secrets.token_hex(8), nx=True)
+            return _text(self._redis.get(STORE_ID_KEY))
 
     def ping(self, url: str = "") -> None:
         try:

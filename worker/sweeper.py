@@ -56,7 +56,9 @@ def sweep_leases(store: RecordStore, dispatcher: Dispatcher, now: float | None =
 
 def sweep_sandboxes(store: RecordStore, settings: Settings) -> list[str]:
     """Remove sandboxes whose unit's lease is no longer their worker's; their ids."""
-    return sweep_orphaned_sandboxes(settings, lambda label: orphaned(label, store.lease_holder))
+    store_id = store.store_id()
+    return sweep_orphaned_sandboxes(
+        settings, lambda label: orphaned(label, store.lease_holder, store_id))
 
 
 def sweep_stale_deliveries(store: RecordStore, dispatcher: Dispatcher, older_than_s: float,
@@ -82,13 +84,17 @@ def sweep_stale_deliveries(store: RecordStore, dispatcher: Dispatcher, older_tha
     return resent
 
 
-def orphaned(lease_label: str, holder: Holder) -> bool:
-    """Whether a sandbox labelled `{unit key}:{stage}={token}` lost its lease."""
-    member, _, token = lease_label.rpartition("=")
+def orphaned(lease_label: str, holder: Holder, store_id: str) -> bool:
+    """Whether a sandbox labelled `{store id}/{unit key}:{stage}={token}` lost its lease; a
+    sandbox of another record store (another deployment on this Docker daemon) never is."""
+    owner, _, lease = lease_label.partition("/")
+    if owner != store_id:
+        return False  # not ours to judge
+    member, _, token = lease.rpartition("=")
     try:
         unit, which = parse_task_id(member)
     except ValueError:
-        return False  # not ours to judge
+        return False
     return holder(unit, which) != token
 
 

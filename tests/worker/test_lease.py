@@ -143,11 +143,17 @@ def test_a_sandbox_is_orphaned_once_its_lease_is_not_its_token() -> None:
     def holder(unit: Unit, stage: Stage) -> str | None:
         return holders.get((unit, stage))
 
-    label = f"{UNIT.key}:score=tok"
-    assert not orphaned(label, holder)
+    label = f"s1/{UNIT.key}:score=tok"
+    assert not orphaned(label, holder, "s1")
     holders.clear()
-    assert orphaned(label, holder)
-    assert not orphaned("something else", holder)
+    assert orphaned(label, holder, "s1")
+    assert not orphaned(label, holder, "s2")  # another deployment's sandbox: not ours
+    assert not orphaned("something else", holder, "s1")
+
+
+def test_every_client_of_one_redis_sees_one_store_id(redis_url: str) -> None:
+    first, second = RecordStore.from_url(redis_url), RecordStore.from_url(redis_url)
+    assert first.store_id() == second.store_id() and len(first.store_id()) == 16
 
 
 def _deliver(store: RecordStore, tag: str, task_id: str, at: float) -> None:
