@@ -22,7 +22,8 @@ from fakellm import FakeLlamaServer, LatencyModel, canned_answers
 from orchestrator.localstack import LocalStack
 from worker.dispatch import SCORE_QUEUE, llm_queue
 
-pytestmark = [pytest.mark.slow, pytest.mark.docker, pytest.mark.redis, pytest.mark.timeout(300)]
+pytestmark = [pytest.mark.slow, pytest.mark.docker, pytest.mark.redis, pytest.mark.chaos,
+              pytest.mark.timeout(300)]
 
 QUICK = {"JQ_SWEEP_S": "2", "JQ_LEASE_S": "10"}
 

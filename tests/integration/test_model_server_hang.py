@@ -31,7 +31,8 @@ from orchestrator.localstack import LocalStack
 from worker.dispatch import SCORE_QUEUE, llm_queue
 from worker.sandbox import LABEL_RUN
 
-pytestmark = [pytest.mark.slow, pytest.mark.docker, pytest.mark.redis, pytest.mark.timeout(240)]
+pytestmark = [pytest.mark.slow, pytest.mark.docker, pytest.mark.redis, pytest.mark.chaos,
+              pytest.mark.timeout(240)]
 
 #: The model's request timeout (models.yaml `timeout_s`): short, so that a run takes seconds.
 TIMEOUT_S = 1
