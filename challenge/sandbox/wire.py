@@ -7,7 +7,8 @@ carry (bytes, exceptions, non-finite floats):
     ["n"]  None          ["b", true]   bool        ["i", 5]   int       ["f", "1.5"]  float
     ["s", "x"]  str      ["y", "aGk="] bytes       ["l", [..]] list     ["t", [..]]   tuple
     ["d", [[k, v], ..]]  dict          ["e", "ValueError", ["arg", ..]]   an exception
-    ["h", 7]  an opaque handle: any other object stays on the sender's side, named by a number
+    ["h", 7, {..}]  an opaque handle: any other object stays on the sender's side, named by a
+              number, with what the sender tells about it (a function's name and parameters)
     ["r", 7]  a handle the receiver gave out earlier, sent back (resolves to its object)
 
 Decoding never runs code of the other side and never unpickles: an exception comes back as
@@ -95,9 +96,11 @@ class Encoder:
     `handles` (None: they are refused), and `Handle`s received earlier go back as such."""
 
     def __init__(self, handles: Handles | None = None,
-                 returned: Callable[[object], int | None] | None = None) -> None:
+                 returned: Callable[[object], int | None] | None = None,
+                 describe: Callable[[object], dict[str, Any]] | None = None) -> None:
         self._handles = handles
         self._returned = returned or _handle_number
+        self._describe = describe
         self._items = 0
 
     def __call__(self, value: object) -> Tagged:
@@ -137,7 +140,8 @@ class Encoder:
             return ["r", returned]
         if self._handles is None:
             raise WireError(f"a {kind.__name__} cannot cross")
-        return ["h", self._handles.number(value)]
+        number = self._handles.number(value)
+        return ["h", number, self._describe(value)] if self._describe else ["h", number]
 
     def _plain_arg(self, arg: object, depth: int) -> Tagged:
         """An exception's argument: plain data, else its repr (never a handle)."""
@@ -164,9 +168,9 @@ class Decoder:
     makes of its number (a stub that calls back, say)."""
 
     def __init__(self, own: Handles | None = None,
-                 remote: Callable[[int], object] | None = None) -> None:
+                 remote: Callable[[int, dict[str, Any]], object] | None = None) -> None:
         self._own = own
-        self._remote = remote or Handle
+        self._remote = remote or (lambda number, _: Handle(number))
         self._items = 0
 
     def __call__(self, data: object) -> Any:
@@ -215,7 +219,8 @@ class Decoder:
             cls = _builtin_exception(name)
             return cls(*args) if cls is not None else RemoteError(name, *args)
         if tag == "h":
-            return self._remote(_typed(rest[0], int))
+            about = _typed(rest[1], dict) if len(rest) > 1 else {}
+            return self._remote(_typed(rest[0], int), about)
         if tag == "r":
             if self._own is None:
                 raise WireError("no handles were given out here")

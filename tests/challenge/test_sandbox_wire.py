@@ -86,9 +86,9 @@ def test_handles_of_the_other_side_can_become_stubs() -> None:
     def job(n: int) -> int:
         return n
 
-    tagged = Encoder(Handles())(job)
-    stub = Decoder(remote=lambda number: f"stub #{number}")(tagged)
-    assert stub == f"stub #{tagged[1]}"
+    tagged = Encoder(Handles(), describe=lambda fn: {"name": fn.__name__})(job)
+    stub = Decoder(remote=lambda number, about: f"stub #{number} {about['name']}")(tagged)
+    assert stub == f"stub #{tagged[1]} job"
 
 
 @pytest.mark.parametrize("data", [

@@ -1,0 +1,173 @@
+"""A two-way call channel over one connected stream socket (a socketpair end), stdlib only.
+
+Either side may call the other while calls of the other side are in flight: the candidate's
+queue calls a job stub while the test waits in `get_result`, and 100 jobs may call back at
+once. Frames are a 4-byte big-endian length and a JSON object:
+
+    {"id": 7, "op": "batch", "body": ...}       a call; the other side answers it
+    {"id": 7, "ok": ...} / {"id": 7, "error": "..."}   the answer to call 7
+
+A reader thread takes every frame; answers wake their caller, calls run each in a thread of
+their own through `handler(op, body) -> answer body`. A frame that breaks the rules (too
+large, not JSON, an answer to no call) closes the channel: every waiting caller then gets
+`ChannelClosed`, as when the other process is gone.
+"""
+
+import contextlib
+import json
+import socket
+import struct
+import threading
+from collections.abc import Callable
+from typing import Any
+
+MAX_FRAME = 16 * 1024 * 1024
+"""Bytes of one frame at most: a hostile side cannot make the other buffer without end."""
+
+Handler = Callable[[str, Any], Any]
+
+
+class ChannelClosed(ConnectionError):
+    """The other side is gone, or broke the protocol."""
+
+
+class CallFailed(RuntimeError):
+    """The other side's handler raised; the message says what."""
+
+
+class _Waiter:
+    __slots__ = ("answer", "done")
+
+    def __init__(self) -> None:
+        self.done = threading.Event()
+        self.answer: dict[str, Any] | None = None
+
+
+class Channel:
+    def __init__(self, sock: socket.socket, handler: Handler, name: str = "channel") -> None:
+        self._sock = sock
+        self._handler = handler
+        self._name = name
+        self._send_lock = threading.Lock()
+        self._lock = threading.Lock()
+        self._waiters: dict[int, _Waiter] = {}
+        self._next_id = 0
+        self._closed = threading.Event()
+        self.close_reason = ""
+        self._reader = threading.Thread(target=self._read_loop, name=f"{name}-reader",
+                                        daemon=True)
+
+    def start(self) -> "Channel":
+        self._reader.start()
+        return self
+
+    @property
+    def closed(self) -> bool:
+        return self._closed.is_set()
+
+    def call(self, op: str, body: Any, timeout: float | None = None) -> Any:
+        """Call the other side and wait for its answer (ChannelClosed, CallFailed,
+        TimeoutError)."""
+        waiter = _Waiter()
+        with self._lock:
+            if self._closed.is_set():
+                raise ChannelClosed(self.close_reason or "closed")
+            self._next_id += 1
+            call_id = self._next_id
+            self._waiters[call_id] = waiter
+        try:
+            self._send({"id": call_id, "op": op, "body": body})
+            if not waiter.done.wait(timeout):
+                raise TimeoutError(f"{op}: no answer in {timeout} s")
+        finally:
+            with self._lock:
+                self._waiters.pop(call_id, None)
+        answer = waiter.answer
+        if answer is None:
+            raise ChannelClosed(self.close_reason or "closed")
+        if "error" in answer:
+            raise CallFailed(str(answer["error"]))
+        return answer.get("ok")
+
+    def close(self, reason: str = "closed") -> None:
+        with self._lock:
+            if self._closed.is_set():
+                return
+            self.close_reason = reason
+            self._closed.set()
+            waiters = list(self._waiters.values())
+        for waiter in waiters:
+            waiter.done.set()  # answer None: ChannelClosed
+        with contextlib.suppress(OSError):
+            self._sock.shutdown(socket.SHUT_RDWR)
+
+    def _send(self, frame: dict[str, Any]) -> None:
+        data = json.dumps(frame, separators=(",", ":")).encode()
+        if len(data) > MAX_FRAME:
+            raise CallFailed(f"a frame of {len(data)} bytes is too large")
+        try:
+            with self._send_lock:
+                self._sock.sendall(struct.pack(">I", len(data)) + data)
+        except OSError as exc:
+            self.close(f"send failed: {exc}")
+            raise ChannelClosed(self.close_reason) from None
+
+    def _read_exact(self, size: int) -> bytes | None:
+        chunks, left = [], size
+        while left:
+            try:
+                chunk = self._sock.recv(min(left, 1 << 20))
+            except OSError:
+                return None
+            if not chunk:
+                return None
+            chunks.append(chunk)
+            left -= len(chunk)
+        return b"".join(chunks)
+
+    def _read_loop(self) -> None:
+        while True:
+            head = self._read_exact(4)
+            if head is None:
+                self.close("the other side closed the channel")
+                return
+            (size,) = struct.unpack(">I", head)
+            if size > MAX_FRAME:
+                self.close(f"a frame of {size} bytes is too large")
+                return
+            data = self._read_exact(size)
+            if data is None:
+                self.close("the other side closed the channel mid-frame")
+                return
+            try:
+                frame = json.loads(data)
+                call_id = frame["id"]
+                if type(call_id) is not int:
+                    raise TypeError("id")
+            except (ValueError, KeyError, TypeError):
+                self.close("a malformed frame")
+                return
+            if "op" in frame:
+                threading.Thread(target=self._serve, args=(call_id, frame), daemon=True,
+                                 name=f"{self._name}-call-{call_id}").start()
+                continue
+            with self._lock:
+                waiter = self._waiters.get(call_id)
+            if waiter is None:
+                continue  # an answer that came after its caller gave up
+            waiter.answer = frame
+            waiter.done.set()
+
+    def _serve(self, call_id: int, frame: dict[str, Any]) -> None:
+        try:
+            answer: dict[str, Any] = {"id": call_id,
+                                      "ok": self._handler(str(frame["op"]), frame.get("body"))}
+        except Exception as exc:  # the handler's failure is the caller's error
+            answer = {"id": call_id, "error": f"{type(exc).__name__}: {exc}"}
+        try:
+            self._send(answer)
+        except CallFailed as exc:  # the answer is too large: say so instead
+            with contextlib.suppress(ChannelClosed, CallFailed):
+                self._send({"id": call_id, "error": str(exc)})
+        except ChannelClosed:
+            pass
