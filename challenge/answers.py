@@ -25,13 +25,13 @@ EXPECTED_LEGACY_POINTS: dict[str, dict[Level, int]] = {
 }
 
 #: Strict points each canned answer scores (docs/scoring.md §5). The flawed set loses them
-#: where it is flawed: L2 fails the 3 retry tests of its 11 (8/11 x 25), L3 the 3
-#: priority-order tests of its 16 (13/16 x 25), the echoed L4 its guarded-write tests (all or
+#: where it is flawed: L2 fails the 4 retry tests of its 13 (9/13 x 25), L3 the 3
+#: priority-order tests of its 18 (15/18 x 25), the echoed L4 its guarded-write tests (all or
 #: nothing); its L5 is fenced per file, which strict extraction reads clean. tests/corpus
 #: checks these in Docker.
 EXPECTED_STRICT_POINTS: dict[str, dict[Level, float]] = {
     REFERENCE: {Level.L1: 25, Level.L2: 25, Level.L3: 25, Level.L4: 15, Level.L5: 10},
-    FLAWED: {Level.L1: 25, Level.L2: 18.2, Level.L3: 20.3, Level.L4: 0, Level.L5: 10},
+    FLAWED: {Level.L1: 25, Level.L2: 17.3, Level.L3: 20.8, Level.L4: 0, Level.L5: 10},
 }
 
 

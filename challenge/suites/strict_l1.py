@@ -10,11 +10,15 @@ What is stricter than legacy, and why (the L1 prompt):
   ("Returns a unique job_id"); legacy demanded str or int;
 - the job must not run in the thread that called add_job ("asynchronously");
 - FIFO is judged on held jobs (strict_support), so a LIFO queue fails however fast it is;
-- an unknown id is asked for after a job finished, so an empty-dict special case cannot pass.
+- an unknown id is asked for after a job finished, so an empty-dict special case cannot pass;
+- positional and keyword arguments must reach the job ("add_job(fn, *args, **kwargs)"): the
+  legacy suite passes an argument in one test only, and a queue that drops them loses only
+  that test there.
 """
 
 from job_queue import JobQueue
 from strict_support import (
+    check_arguments,
     check_fifo,
     check_five_results,
     check_job_ids,
@@ -45,4 +49,9 @@ def test_fifo_order():
 
 def test_unknown_job_result():
     problem = check_unknown_id(JobQueue())
+    assert problem is None, problem
+
+
+def test_arguments_reach_the_job():
+    problem = check_arguments(JobQueue())
     assert problem is None, problem

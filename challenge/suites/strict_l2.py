@@ -17,6 +17,10 @@ passes); a fixed window is used only to show that an attempt does NOT happen.
 - failure_keeps_other_results: a, then b (always fails), then c: a's and c's results arrive
   within the deadline, so a queue may run c before or after b's retries (the prompt does not
   ask for backoffs that leave the worker free), but b's failure must not lose them.
+- retries_any_exception: "If a job raises an exception": jobs failing once with TypeError,
+  KeyError, ZeroDivisionError, OSError and an exception class of the test's own are all
+  retried, each attempt with the job's own positional and keyword arguments (the legacy suite
+  raises only ValueError, the tests above RuntimeError).
 """
 
 import time
@@ -29,6 +33,7 @@ from strict_support import (
     RETRY_DEADLINE_S,
     Attempts,
     backoff_problem,
+    check_retries_any_exception,
     check_retry_then_success,
     is_allowed_failure_report,
     read_result,
@@ -93,4 +98,9 @@ def test_failure_keeps_other_results():
     q.add_job(Attempts(failures=None))
     last = q.add_job(lambda: "c_ok")
     problem = wait_for_results(q, {first: "a_ok", last: "c_ok"}, RETRY_DEADLINE_S)
+    assert problem is None, problem
+
+
+def test_retries_any_exception():
+    problem = check_retries_any_exception(JobQueue())
     assert problem is None, problem

@@ -11,10 +11,13 @@ non-daemon threads cannot keep it alive.
 
 - package_structure: queue/ holds __init__.py, core.py, retry.py and priority.py.
 - imports_as_queue: `import queue` is the candidate's package and queue.JobQueue() builds.
+- core_holds_the_base_class: queue.JobQueue, or a class it derives from, is defined in
+  queue/core.py ("core.py  # Base JobQueue class").
 - retry_and_priority_in_own_modules: functions of queue.retry and of queue.priority run
   while JobQueue retries a job and schedules by priority (rule in strict_support).
-- keeps_l1_behaviour: ids, a result, five results, FIFO (held jobs), unknown id.
-- keeps_l2_behaviour: fails twice then succeeds: 3 attempts, waits of 1 and 2 s.
+- keeps_l1_behaviour: ids, a result, five results, FIFO (held jobs), unknown id, arguments.
+- keeps_l2_behaviour: fails twice then succeeds: 3 attempts, waits of 1 and 2 s; any
+  exception type is retried, with the job's arguments.
 - keeps_l3_behaviour: priorities, FIFO on ties and default 5 in one held run (blockers
   first), and arguments with priority=.
 """
@@ -63,6 +66,10 @@ def test_package_structure():
 
 def test_imports_as_queue():
     _run_in_fresh_interpreter("import")
+
+
+def test_core_holds_the_base_class():
+    _run_in_fresh_interpreter("core")
 
 
 def test_retry_and_priority_in_own_modules():

@@ -59,7 +59,11 @@ with priorities, one of which fails once and is retried. The module of a functio
 one whose globals it runs in, so methods, decorators' wrappers and dataclass-generated
 methods count where they were defined; module-level code run at import does not count.
 Rule: some function of `queue.retry` and some function of `queue.priority` must run. A
-retry.py or priority.py that only holds constants or an empty mixin fails.
+retry.py or priority.py that only holds constants or an empty mixin fails. Separately,
+`queue.JobQueue` or a class it derives from must be defined in `queue.core` ("core.py  # Base
+JobQueue class").
+
+Which prompt sentence each check covers, and which none does and why: docs/requirements.md.
 """
 
 import _thread
@@ -169,19 +173,36 @@ def is_allowed_failure_report(outcome) -> bool:
         isinstance(value, str) and value == "failed")
 
 
-class Attempts:
-    """A job function that records the monotonic time of each call and fails as told."""
+class PlannedJobError(Exception):
+    """An exception type of the tests' own: only a queue that retries any Exception retries it."""
 
-    def __init__(self, failures: int | None, result=None) -> None:
+
+RETRIED_ERRORS: tuple[type[Exception], ...] = (
+    TypeError, KeyError, ZeroDivisionError, OSError, PlannedJobError)
+"""Exception types a job raises in the "any exception" retry check (the original's tests
+raise only ValueError, the other strict L2 tests RuntimeError)."""
+
+
+class Attempts:
+    """A job function that records the monotonic time and the arguments of each call, and
+    fails as told."""
+
+    def __init__(self, failures: int | None, result=None,
+                 error: type[Exception] = RuntimeError) -> None:
         self.failures = failures
         """Calls that raise before one returns `result`; None: every call raises."""
         self.result = result
+        self.error = error
+        """The exception type the failing calls raise."""
         self.calls: list[float] = []
+        self.arguments: list[tuple] = []
+        """(args, kwargs) of each call."""
 
     def __call__(self, *args, **kwargs):
         self.calls.append(time.monotonic())
+        self.arguments.append((args, kwargs))
         if self.failures is None or len(self.calls) <= self.failures:
-            raise RuntimeError(f"planned failure of attempt {len(self.calls)}")
+            raise self.error(f"planned failure of attempt {len(self.calls)}")
         return self.result
 
     def gaps(self) -> list[float]:
@@ -390,6 +411,29 @@ def check_unknown_id(q) -> str | None:
     return None
 
 
+def check_arguments(q) -> str | None:
+    """add_job(fn, *args, **kwargs): the job is called with exactly the arguments given."""
+
+    def add(a, b):
+        return a + b
+
+    def scale(value, *, factor):
+        return value * factor
+
+    def echo(*args, **kwargs):
+        return args, kwargs
+
+    expected = {
+        q.add_job(add, 40, 2): 42,
+        q.add_job(scale, value=7, factor=6): 42,
+        q.add_job(echo, "x", None, flag=True, unit="ms"): (("x", None),
+                                                             {"flag": True, "unit": "ms"}),
+        q.add_job(echo): ((), {}),
+    }
+    problem = wait_for_results(q, expected, DEADLINE_S)
+    return f"jobs did not get the arguments given to add_job: {problem}" if problem else None
+
+
 def check_retry_then_success(q, *, timing: bool) -> str | None:
     flaky = Attempts(failures=2, result="success")
     job_id = q.add_job(flaky)
@@ -409,6 +453,31 @@ def check_retry_then_success(q, *, timing: bool) -> str | None:
 
 def check_retry_then_success_timed(q) -> str | None:
     return check_retry_then_success(q, timing=True)
+
+
+def check_retries_any_exception(q) -> str | None:
+    """Jobs that fail once, each with another exception type (`RETRIED_ERRORS`), are retried,
+    and every attempt gets the job's arguments again."""
+    jobs = []
+    for number, error in enumerate(RETRIED_ERRORS):
+        job = Attempts(failures=1, result=f"{error.__name__} retried", error=error)
+        call = ((error.__name__, number), {"tag": "retry"})
+        jobs.append((q.add_job(job, *call[0], **call[1]), job, call))
+    expected = {job_id: job.result for job_id, job, _ in jobs}
+    if not wait_until(lambda: all(result_is(q, i, v) for i, v in expected.items()),
+                      RETRY_DEADLINE_S):
+        seen = "; ".join(f"{job.error.__name__}: {len(job.calls)} attempts, get_result "
+                         f"{_describe(read_result(q, job_id))}"
+                         for job_id, job, _ in jobs if not result_is(q, job_id, job.result))
+        return (f"jobs that raised once were not retried to success within "
+                f"{RETRY_DEADLINE_S:g} s: {seen}")
+    for _, job, call in jobs:
+        wrong = [arguments for arguments in job.arguments if arguments != call]
+        if wrong:
+            return (f"the job failing with {job.error.__name__} got (args, kwargs) "
+                    f"{wrong[0]!r} on one of its {len(job.arguments)} attempts, expected "
+                    f"{call!r} on every attempt")
+    return None
 
 
 def check_priority_order(q) -> str | None:
@@ -837,7 +906,7 @@ def load_candidate(name: str = "job_queue"):
 
 # --- L5: checks run in a fresh interpreter with the candidate's `queue` first on sys.path -----
 
-L5_CHECKS = ("import", "own_modules", "l1", "l2", "l3")
+L5_CHECKS = ("import", "core", "own_modules", "l1", "l2", "l3")
 
 
 def run_l5_check(check: str, candidate_dir: str) -> dict:
@@ -867,6 +936,18 @@ def _l5_import(candidate_dir: str) -> str | None:
     if not isinstance(job_queue, type):
         return f"queue.JobQueue is {job_queue!r}, not a class"
     job_queue()
+    return None
+
+
+def _l5_core(candidate_dir: str) -> str | None:
+    job_queue = getattr(_import_package(candidate_dir), "JobQueue", None)
+    if not isinstance(job_queue, type):
+        return f"queue.JobQueue is {job_queue!r}, not a class"
+    modules = [getattr(cls, "__module__", "") for cls in job_queue.__mro__]
+    if "queue.core" not in modules:
+        shown = sorted(set(modules) - {"builtins"})
+        return ("neither queue.JobQueue nor any class it derives from is defined in "
+                f"queue/core.py (they come from {shown})")
     return None
 
 
@@ -913,10 +994,11 @@ def _l5_behaviour(checks):
 
 _L5_RUNNERS = {
     "import": _l5_import,
+    "core": _l5_core,
     "own_modules": _l5_own_modules,
     "l1": _l5_behaviour([check_job_ids, check_result, check_five_results, check_fifo,
-                         check_unknown_id]),
-    "l2": _l5_behaviour([check_retry_then_success_timed]),
+                         check_unknown_id, check_arguments]),
+    "l2": _l5_behaviour([check_retry_then_success_timed, check_retries_any_exception]),
     "l3": _l5_behaviour([check_priority_order, check_priority_arguments]),
 }
 

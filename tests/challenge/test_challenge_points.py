@@ -148,15 +148,16 @@ def strict_outcomes(level: Level, kinds: list[str]) -> list[TestOutcome]:
 @pytest.mark.parametrize(
     ("level", "passed", "total", "points"),
     [
-        (Level.L1, 5, 5, 25.0),
-        (Level.L1, 4, 5, 20.0),
-        (Level.L2, 8, 11, 18.2),   # 18.18...
-        (Level.L2, 10, 11, 22.7),  # 22.72...
-        (Level.L3, 13, 16, 20.3),  # 20.3125
-        (Level.L3, 15, 16, 23.4),  # 23.4375
-        (Level.L3, 0, 16, 0.0),
-        (Level.L5, 5, 6, 8.3),
-        (Level.L5, 1, 6, 1.7),
+        (Level.L1, 6, 6, 25.0),
+        (Level.L1, 5, 6, 20.8),    # 20.83...
+        (Level.L1, 4, 6, 16.7),    # 16.66...
+        (Level.L2, 9, 13, 17.3),   # 17.30...
+        (Level.L2, 12, 13, 23.1),  # 23.07...
+        (Level.L3, 15, 18, 20.8),  # 20.83...
+        (Level.L3, 17, 18, 23.6),  # 23.61...
+        (Level.L3, 0, 18, 0.0),
+        (Level.L5, 6, 7, 8.6),     # 8.57...
+        (Level.L5, 1, 7, 1.4),     # 1.42...
     ],
 )
 def test_strict_points_are_the_passed_fraction_of_the_level_set(level, passed, total, points):
@@ -168,9 +169,9 @@ def test_strict_points_are_the_passed_fraction_of_the_level_set(level, passed, t
 
 
 def test_strict_regressions_of_earlier_levels_cost_points():
-    # L2's set starts with L1's strict tests: breaking L1 FIFO costs 25/11 in L2.
-    kinds = ["passed"] * 3 + ["failed"] + ["passed"] * 7
-    assert strict_points(Level.L2, strict_outcomes(Level.L2, kinds), True).points == 22.7
+    # L2's set starts with L1's strict tests: breaking L1 FIFO costs 25/13 in L2.
+    kinds = ["passed"] * 3 + ["failed"] + ["passed"] * 9
+    assert strict_points(Level.L2, strict_outcomes(Level.L2, kinds), True).points == 23.1
 
 
 @pytest.mark.parametrize(("passed", "points"), [(3, 15.0), (2, 0.0), (0, 0.0)])
@@ -181,23 +182,23 @@ def test_strict_l4_is_all_or_nothing(passed, points):
 
 
 def test_strict_errors_and_missing_outcomes_are_not_passes():
-    kinds = ["passed", "error", "skipped", "failed", "passed"]
-    assert strict_points(Level.L1, strict_outcomes(Level.L1, kinds), True).points == 10.0
-    two = strict_outcomes(Level.L1, ["passed"] * 5)[:2]
-    assert strict_points(Level.L1, two, True).points == 10.0
+    kinds = ["passed", "error", "skipped", "failed", "passed", "passed"]
+    assert strict_points(Level.L1, strict_outcomes(Level.L1, kinds), True).points == 12.5
+    two = strict_outcomes(Level.L1, ["passed"] * 6)[:2]
+    assert strict_points(Level.L1, two, True).points == 8.3
 
 
 def test_strict_counts_only_its_own_outcomes_once_each():
     legacy = outcomes_for(Level.L1, ["passed"] * 5)
     assert strict_points(Level.L1, legacy, True).points == 0.0
-    one = strict_outcomes(Level.L1, ["passed"] * 5)[0]
+    one = strict_outcomes(Level.L1, ["passed"] * 6)[0]
     stray = TestOutcome(profile=Profile.STRICT, id="L1::made_up", outcome="passed")
     score = strict_points(Level.L1, [one, one, one, stray], True)
-    assert (score.points, score.tests_passed) == (5.0, 1)
+    assert (score.points, score.tests_passed) == (4.2, 1)
 
 
-@pytest.mark.parametrize(("level", "total"), [("L1", 5), ("L2", 11), ("L3", 16), ("L4", 3),
-                                              ("L5", 6)])
+@pytest.mark.parametrize(("level", "total"), [("L1", 6), ("L2", 13), ("L3", 18), ("L4", 3),
+                                              ("L5", 7)])
 def test_strict_without_code_scores_nothing(level, total):
     everything = strict_outcomes(Level(level), ["passed"] * total)
     score = strict_points(Level(level), everything, has_code=False)

@@ -8,6 +8,7 @@ confined writes). Waits that only a failing queue reaches are shortened.
 
 import importlib.util
 import threading
+import time
 import uuid
 from collections import deque
 from types import ModuleType
@@ -125,6 +126,34 @@ def test_a_queue_that_holds_nothing_back_fails_priority(quick):
     assert problem and "holds no job back" in problem
 
 
+# --- arguments ------------------------------------------------------------------------------
+
+class ArgumentDroppingQueue(TinyQueue):
+    """Keeps only fn: every job is called without its arguments (and a job that raises
+    gets its exception as its result)."""
+
+    def add_job(self, fn, *args, priority: int = 5, **kwargs):
+        def without_arguments():
+            try:
+                return fn()
+            except Exception as exc:
+                return exc
+
+        return super().add_job(without_arguments, priority=priority)
+
+
+@pytest.mark.parametrize("workers", [1, 3])
+def test_arguments_reach_the_job(support, workers):
+    assert support.check_arguments(TinyQueue(workers)) is None
+    assert support.check_arguments(SyncQueue()) is None  # asynchrony is judged elsewhere
+
+
+def test_a_queue_that_drops_arguments_fails(support, monkeypatch):
+    monkeypatch.setattr(support, "DEADLINE_S", 0.3)
+    problem = support.check_arguments(ArgumentDroppingQueue())
+    assert problem and "did not get the arguments" in problem
+
+
 # --- L2 helpers -----------------------------------------------------------------------------
 
 @pytest.mark.parametrize(
@@ -157,6 +186,70 @@ def test_backoff_tolerance(support, gaps, ok):
 )
 def test_failure_reports_the_prompt_allows(support, outcome, allowed):
     assert support.is_allowed_failure_report(outcome) is allowed
+
+
+class RetryingQueue:
+    """One worker; a job that raises one of `retry_on` is retried up to 3 times after a tiny
+    backoff, called again with its arguments or (`drop_arguments_on_retry`) without them."""
+
+    def __init__(self, retry_on=(Exception,), drop_arguments_on_retry: bool = False) -> None:
+        self.retry_on = retry_on
+        self.drop = drop_arguments_on_retry
+        self.jobs: deque = deque()
+        self.results: dict = {}
+        self.cond = threading.Condition()
+        threading.Thread(target=self._work, daemon=True).start()
+
+    def add_job(self, fn, *args, **kwargs):
+        job_id = uuid.uuid4().hex
+        with self.cond:
+            self.jobs.append((job_id, fn, args, kwargs))
+            self.cond.notify()
+        return job_id
+
+    def get_result(self, job_id):
+        with self.cond:
+            return self.results.get(job_id)
+
+    def _work(self) -> None:
+        while True:
+            with self.cond:
+                while not self.jobs:
+                    self.cond.wait()
+                job_id, fn, args, kwargs = self.jobs.popleft()
+            result = None
+            for _attempt in range(4):
+                try:
+                    result = fn(*args, **kwargs)
+                    break
+                except self.retry_on:
+                    if self.drop:
+                        args, kwargs = (), {}
+                    time.sleep(0.01)
+                except Exception:
+                    break
+            with self.cond:
+                self.results[job_id] = result
+
+
+def test_any_exception_is_retried_with_its_arguments(support):
+    assert support.check_retries_any_exception(RetryingQueue()) is None
+
+
+@pytest.mark.parametrize(
+    ("queue", "expected"),
+    [
+        (lambda: RetryingQueue(retry_on=(ValueError, RuntimeError, ConnectionError)),
+         "TypeError: 1 attempts, get_result None"),
+        (lambda: RetryingQueue(drop_arguments_on_retry=True), "got (args, kwargs) ((), {})"),
+        (lambda: RetryingQueue(retry_on=()), "PlannedJobError: 1 attempts"),
+    ],
+    ids=["listed-exceptions-only", "arguments-dropped-on-retry", "no-retry"],
+)
+def test_narrow_retries_fail_the_any_exception_check(support, monkeypatch, queue, expected):
+    monkeypatch.setattr(support, "RETRY_DEADLINE_S", 0.5)
+    problem = support.check_retries_any_exception(queue())
+    assert problem and expected in problem, problem
 
 
 # --- L4 recording ---------------------------------------------------------------------------

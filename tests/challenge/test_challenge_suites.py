@@ -94,7 +94,7 @@ def test_suite_source_refuses_paths_outside_the_package():
 # --- strict ---------------------------------------------------------------------------------
 
 STRICT_IDS = {
-    Level.L1: LEGACY_IDS[Level.L1],
+    Level.L1: [*LEGACY_IDS[Level.L1], "L1::arguments_reach_the_job"],
     Level.L2: [
         "L2::retry_then_success",
         "L2::gives_up_after_four_attempts",
@@ -102,6 +102,7 @@ STRICT_IDS = {
         "L2::failed_job_reported_as_allowed",
         "L2::success_is_not_retried",
         "L2::failure_keeps_other_results",
+        "L2::retries_any_exception",
     ],
     Level.L3: [
         "L3::high_priority_runs_first",
@@ -118,6 +119,7 @@ STRICT_IDS = {
     Level.L5: [
         "L5::package_structure",
         "L5::imports_as_queue",
+        "L5::core_holds_the_base_class",
         "L5::retry_and_priority_in_own_modules",
         "L5::keeps_l1_behaviour",
         "L5::keeps_l2_behaviour",
@@ -150,7 +152,7 @@ def test_strict_level_sets_accumulate_like_legacy():
     ids = {level: [t.id for t in cases_for(level, Profile.STRICT)] for level in Level}
     assert ids[Level.L2] == STRICT_IDS[Level.L1] + STRICT_IDS[Level.L2]
     assert ids[Level.L3] == STRICT_IDS[Level.L1] + STRICT_IDS[Level.L2] + STRICT_IDS[Level.L3]
-    assert [len(v) for v in ids.values()] == [5, 11, 16, 3, 6]
+    assert [len(v) for v in ids.values()] == [6, 13, 18, 3, 7]
     assert support_files(Profile.STRICT) == ("strict_support.py",)
     assert support_files(Profile.LEGACY) == ()
 

@@ -24,8 +24,10 @@ MANIFEST = CORPUS_DIR / "manifest.yaml"
 CANNED_PREFIX = "canned:"
 ALL_FAIL = "all"
 
-#: Limits for scoring the corpus: a level's legacy and strict tests in one wave (L3: 15 + 16),
-#: and room for their threads (a 3-worker pool answer runs 4 threads per test process).
+#: Limits for scoring the corpus: the workers' default of 32 tests at once, so a level's legacy
+#: and strict tests run in one wave (L3 has 15 + 18 = 33: its last test starts as soon as the
+#: first one ends), and room for their threads (a 3-worker pool answer runs 4 threads per test
+#: process).
 LIMITS = SandboxLimits(memory_mb=512, pids=256, wall_clock_s=240, test_timeout_s=60,
                        max_parallel_tests=32)
 

@@ -31,9 +31,9 @@ EXPECTED_LEGACY = {
 #: The same answers under strict rules: the flawed model loses what it got wrong.
 EXPECTED_STRICT = {
     "model-a": {"L1": 25, "L2": 25, "L3": 25, "L4": 15, "L5": 10},
-    "model-b": {"L1": 25, "L2": 18.2, "L3": 20.3, "L4": 0, "L5": 10},
+    "model-b": {"L1": 25, "L2": 17.3, "L3": 20.8, "L4": 0, "L5": 10},
 }
-STRICT_TESTS_TOTAL = {"L1": 5, "L2": 11, "L3": 16, "L4": 3, "L5": 6}
+STRICT_TESTS_TOTAL = {"L1": 6, "L2": 13, "L3": 18, "L4": 3, "L5": 7}
 EXPECTED_PASSED = {
     "model-a": {"L1": 5, "L2": 10, "L3": 15, "L4": 1, "L5": 2},
     # no retry: L2's three retry tests fail; priority ignored: L3's three order tests fail;
