@@ -126,6 +126,13 @@ def _infra(action: str, exc: BaseException) -> SandboxUnavailable:
 _DOCKER_ERRORS = (docker.errors.DockerException, requests.exceptions.RequestException)
 
 
+def _list(client: docker.DockerClient, filters: dict[str, Any]) -> list[Any]:
+    """Containers (any state) matching `filters`. The SDK inspects each one it lists: one
+    removed in between (a worker's own sandbox, just finished) is skipped, not an error
+    that fails the whole listing."""
+    return list(client.containers.list(all=True, filters=filters, ignore_removed=True))
+
+
 class DockerSandbox:
     """`Sandbox` on a Docker daemon (the local socket, or DOCKER_HOST without TLS)."""
 
@@ -327,14 +334,13 @@ class DockerSandbox:
         """Ids of sandbox containers (any worker, any state) that carry all of `labels`."""
         wanted = [f"{LABEL_ROLE}={ROLE}", *(f"{k}={v}" for k, v in (labels or {}).items())]
         with self._docker("list sandbox containers") as client:
-            found = client.containers.list(all=True, filters={"label": wanted})
+            found = _list(client, {"label": wanted})
             return [str(c.id) for c in found]
 
     def leased_containers(self) -> dict[str, str]:
         """Sandbox containers (any state) that carry a lease label: id -> the label's value."""
         with self._docker("list sandbox containers") as client:
-            found = client.containers.list(all=True, filters={"label": [f"{LABEL_ROLE}={ROLE}",
-                                                                        LABEL_LEASE]})
+            found = _list(client, {"label": [f"{LABEL_ROLE}={ROLE}", LABEL_LEASE]})
             return {str(c.id): str(c.labels.get(LABEL_LEASE, "")) for c in found}
 
     def remove_container(self, container_id: str) -> None:
@@ -346,8 +352,7 @@ class DockerSandbox:
     def remove_run(self, run_id: str) -> list[str]:
         """Remove every sandbox container of a run, running or not; their ids."""
         with self._docker("remove a run's sandbox containers") as client:
-            found = client.containers.list(all=True, filters={"label": [
-                f"{LABEL_ROLE}={ROLE}", f"{LABEL_RUN}={run_id}"]})
+            found = _list(client, {"label": [f"{LABEL_ROLE}={ROLE}", f"{LABEL_RUN}={run_id}"]})
             for container in found:
                 self._remove(container)
             return [str(c.id) for c in found]
@@ -364,12 +369,11 @@ class DockerSandbox:
         with self._docker("clean up sandbox containers") as client:
             base = [f"{LABEL_ROLE}={ROLE}"]
             if worker_ids is not None:
-                found = [c for wid in set(worker_ids) for c in client.containers.list(
-                    all=True, filters={"label": [*base, f"{LABEL_WORKER}={wid}"]})]
+                found = [c for wid in set(worker_ids)
+                         for c in _list(client, {"label": [*base, f"{LABEL_WORKER}={wid}"]})]
             else:
                 found = [c for status in ("created", "exited", "dead")
-                         for c in client.containers.list(
-                             all=True, filters={"label": base, "status": status})]
+                         for c in _list(client, {"label": base, "status": status})]
             for container in found:
                 self._remove(container)
                 removed.append(str(container.id))
