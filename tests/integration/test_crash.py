@@ -27,8 +27,11 @@ pytestmark = [pytest.mark.slow, pytest.mark.docker, pytest.mark.redis, pytest.ma
               pytest.mark.timeout(600)]
 
 DEFAULTS = Settings()
+#: Model a's answer time: long enough that its call is surely still running when model b's
+#: sandbox starts and both workers are killed, even with other tests beside this one.
+CALL_S = 20.0
 #: Kill to re-delivery: the lease must lapse, then a sweep must come; plus the work itself.
-BOUND_S = DEFAULTS.lease_s + DEFAULTS.sweep_interval_s + 90
+BOUND_S = DEFAULTS.lease_s + DEFAULTS.sweep_interval_s + CALL_S + 90
 
 
 def jqbench(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
@@ -70,7 +73,7 @@ def test_sigkilled_workers_mid_generate_and_mid_score(tmp_path: Path, redis_url:
     two leases lapse side by side, so one wait covers both."""
     client = docker.from_env()
     started = time.time() - 1
-    slow = LatencyModel(base_s=5.0)
+    slow = LatencyModel(base_s=CALL_S)
     with FakeLlamaServer(canned_answers("reference"), latency=slow) as server_a, \
             FakeLlamaServer(canned_answers("reference")) as server_b, \
             LocalStack(workdir=tmp_path / "stack") as stack:
@@ -89,8 +92,10 @@ def test_sigkilled_workers_mid_generate_and_mid_score(tmp_path: Path, redis_url:
             return "\n".join(c.log_tail() for c in stack.children)
 
         wait_for("model a's call", lambda: chats(server_a) == 1, 60, logs)
+        call_seen = time.monotonic()
         wait_for("model b's sandbox", lambda: any(
             c.status == "running" for c in run_containers(client, "crash")), 60, logs)
+        assert time.monotonic() - call_seen < CALL_S - 2, "a's call ended before the kill"
         kill_group(doomed_llm)
         kill_group(doomed_score)
         killed_at = time.monotonic()
