@@ -205,6 +205,8 @@ class DockerSandbox:
             detach=False,
             log_config=LogConfig(type="none"),
         )
+        if limits.cpu_shares is not None:
+            kwargs["cpu_shares"] = limits.cpu_shares
         if limits.cpus is not None:
             kwargs["cpu_period"] = CPU_PERIOD_US
             kwargs["cpu_quota"] = max(1000, int(limits.cpus * CPU_PERIOD_US))

@@ -41,6 +41,9 @@ class SandboxLimits(BaseModel):
     """Memory of the whole container (RAM + swap + its tmpfs files), in MiB."""
     pids: int = Field(256, gt=8)
     """Processes and threads in the container at once (a fork bomb stops here)."""
+    cpu_shares: int | None = Field(512, ge=2, le=262144)
+    """CPU weight (Docker's --cpu-shares; None: Docker's default, 1024); a weight only
+    divides CPU under contention, so fixed waits keep their timing."""
     cpus: float | None = Field(None, gt=0)
     """CPU quota in cores, or None for no quota (the default). A CFS quota throttles the
     whole container for the rest of a period once it is spent, which breaks tests that
@@ -127,6 +130,7 @@ def sandbox_limits(settings: "Settings") -> SandboxLimits:
         memory_mb=settings.sandbox_memory_mb, pids=settings.sandbox_pids,
         wall_clock_s=settings.sandbox_wall_clock_s, test_timeout_s=settings.sandbox_test_timeout_s,
         output_cap_bytes=settings.sandbox_output_cap_bytes,
+        cpu_shares=settings.sandbox_cpu_shares, cpus=settings.sandbox_cpus,
     )
 
 

@@ -45,6 +45,13 @@ class Settings(BaseSettings):
     sandbox_test_timeout_s: float = Field(60.0, validation_alias=_env("JQ_TEST_TIMEOUT_S"))
     """One test's process."""
     sandbox_output_cap_bytes: int = Field(4000, validation_alias=_env("JQ_OUTPUT_CAP_BYTES"))
+    sandbox_cpu_shares: int = Field(512, ge=2, le=262144,
+                                    validation_alias=_env("JQ_SANDBOX_CPU_SHARES"))
+    """CPU weight of each sandbox (Docker's --cpu-shares; a process outside gets 1024): under
+    contention every sandbox gets the same share however many threads it spins, and the
+    harness (Redis, workers) comes first; unused CPU stays free to take (no throttling)."""
+    sandbox_cpus: float | None = Field(None, gt=0, validation_alias=_env("JQ_SANDBOX_CPUS"))
+    """A hard CPU quota per sandbox in cores; off by default (see SandboxLimits.cpus)."""
     sandbox_slots: int = Field(0, validation_alias=_env("JQ_SANDBOX_SLOTS"))
     """Sandboxes running at once on this host, across processes; 0 = one per core."""
     sandbox_slots_dir: Path = Field(Path("/tmp/jqbench-sandbox-slots"),

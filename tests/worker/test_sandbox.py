@@ -20,7 +20,14 @@ from worker._docker import (
     shell_command,
 )
 from worker.errors import ServiceUnavailable
-from worker.sandbox import LABEL_RUN, LABEL_WORKER, SandboxLimits, SandboxUnavailable
+from worker.sandbox import (
+    LABEL_RUN,
+    LABEL_WORKER,
+    SandboxLimits,
+    SandboxUnavailable,
+    sandbox_limits,
+)
+from worker.settings import Settings
 
 #: Short limits: every Docker test here finishes in seconds.
 LIMITS = SandboxLimits(memory_mb=256, pids=64, wall_clock_s=20, test_timeout_s=5)
@@ -106,7 +113,7 @@ def test_shell_command_unpacks_then_execs_under_timeout() -> None:
 
 def test_limits_defaults_and_validation() -> None:
     limits = SandboxLimits()
-    assert (limits.memory_mb, limits.pids, limits.cpus) == (512, 256, None)
+    assert (limits.memory_mb, limits.pids, limits.cpus, limits.cpu_shares) == (512, 256, None, 512)
     assert (limits.wall_clock_s, limits.test_timeout_s) == (300, 60)
     # a level's legacy and strict tests (L3: 15 + 16) run in one wave
     assert (limits.output_cap_bytes, limits.max_parallel_tests) == (4000, 32)
@@ -115,9 +122,6 @@ def test_limits_defaults_and_validation() -> None:
 
 
 def test_settings_defaults_give_the_default_limits() -> None:
-    from worker.sandbox import sandbox_limits
-    from worker.settings import Settings
-
     assert sandbox_limits(Settings()) == SandboxLimits()
 
 
@@ -225,6 +229,24 @@ def test_cpu_quota_uses_a_short_period(docker_sandbox: DockerSandbox) -> None:
     result = docker_sandbox.run({}, ["sh", "-c", "cat /sys/fs/cgroup/cpu/cpu.cfs_quota_us "
                                      "/sys/fs/cgroup/cpu/cpu.cfs_period_us"], limits=limits)
     assert result.stdout.split() == ["5000", "10000"]
+
+
+@pytest.mark.docker
+def test_cpu_shares_weigh_the_sandbox(docker_sandbox: DockerSandbox) -> None:
+    limits = LIMITS.model_copy(update={"cpu_shares": 256})
+    result = docker_sandbox.run({}, ["cat", "/sys/fs/cgroup/cpu/cpu.shares"], limits=limits)
+    assert result.stdout.split() == ["256"]
+
+
+def test_cpu_settings_reach_the_limits(monkeypatch: pytest.MonkeyPatch) -> None:
+    assert sandbox_limits(Settings()).cpu_shares == 512 and sandbox_limits(Settings()).cpus is None
+    monkeypatch.setenv("JQ_SANDBOX_CPU_SHARES", "300")
+    monkeypatch.setenv("JQ_SANDBOX_CPUS", "1.5")
+    limits = sandbox_limits(Settings())
+    assert (limits.cpu_shares, limits.cpus) == (300, 1.5)
+    monkeypatch.setenv("JQ_SANDBOX_CPU_SHARES", "1")
+    with pytest.raises(ValueError):
+        Settings()
 
 
 @pytest.mark.docker
