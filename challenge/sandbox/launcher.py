@@ -1,0 +1,226 @@
+"""The sandbox's root launcher (docs/trust-boundary.md): the only process that holds the key.
+
+    python3 -I /work/_runner/launcher.py RUNNER [ARG ...]
+
+Runs as uid 0 with only CAP_SETUID, CAP_SETGID and CAP_KILL and never runs candidate code.
+It reads the report key from /work/.key (root's, mode 0400) and deletes it, empties its
+environment, and starts RUNNER (the trusted side) under TRUSTED_UID with one end of a
+socketpair on fd 3. Then it serves the runner's requests on that socketpair (one JSON
+object per SOCK_SEQPACKET message):
+
+    {"op": "spawn", "slot": k, "dir": D, "module": M}  + one fd (the test's channel end)
+        -> {"pid": p}: a candidate host (candidate_host.py) on D/M under slot k's uid, in
+           a new session and a fresh directory of its own, with that fd as its only one
+    {"op": "sweep", "slot": k} -> {"survivors": n}: every task of slot k's uid killed
+    {"op": "report", "body": TEXT} -> {"ok": true}, and prints on stdout
+        JQBENCH-REPORT <hex HMAC-SHA256 of TEXT under the key> TEXT
+
+The host trusts a report only with a valid HMAC, and the key never leaves this process:
+no argv, no environment, no file after start-up, and no process of another uid can read
+this one's memory. When the runner is gone (or after the report) every slot is swept and
+the runner's processes are killed; no report then means every test is an error.
+"""
+
+import array
+import contextlib
+import hashlib
+import hmac
+import json
+import os
+import signal
+import socket
+import sys
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path[:0] = [HERE]
+from uids import TRUSTED_UID, candidate_uid, drop_to, own_dir, sweep  # noqa: E402
+
+sys.path.remove(HERE)
+
+MARKER = "JQBENCH-REPORT"
+KEY_PATH = "/work/.key"
+CANDIDATE_HOST = os.path.join(HERE, "candidate_host.py")
+PYTHON = sys.executable or "/usr/bin/python3"
+MESSAGE_LIMIT = 1 << 24
+FD_SPACE = socket.CMSG_SPACE(4 * array.array("i").itemsize)
+"""Room for the fds of one request (a spawn sends one)."""
+SAFE_ENV = {"PATH": "/usr/local/bin:/usr/bin:/bin", "LANG": "C.UTF-8"}
+IGNORED_SIGNALS = (signal.SIGHUP, signal.SIGINT, signal.SIGQUIT, signal.SIGTERM,
+                   signal.SIGUSR1, signal.SIGUSR2, signal.SIGPIPE)
+
+
+def take_key(path: str = KEY_PATH) -> bytes:
+    """Read the key and delete its file; refuse one that others could have read."""
+    info = os.lstat(path)
+    if info.st_uid != 0 or info.st_mode & 0o077:
+        raise PermissionError(f"{path} must be root's and mode 0400")
+    with open(path, "rb") as handle:
+        key = handle.read().strip()
+    os.unlink(path)
+    if len(key) < 16:
+        raise ValueError("the key is too short")
+    return key
+
+
+def sign(key: bytes, body: str) -> str:
+    return hmac.new(key, body.encode(), hashlib.sha256).hexdigest()
+
+
+def report_line(key: bytes, body: str) -> str:
+    return f"{MARKER} {sign(key, body)} {body}"
+
+
+def _close_other_fds(keep: int) -> None:
+    os.closerange(0, keep)
+    os.closerange(keep + 1, 1 << 16)
+
+
+def _exec_as(uid: int, workdir: str, channel_fd: int, argv: list[str]) -> None:
+    """In a fresh child: become `uid`, work in a directory of its own, keep only the
+    channel (as fd 3) and /dev/null as stdin/stdout/stderr-less fds, exec argv."""
+    os.setsid()
+    drop_to(uid)
+    home = own_dir(workdir)
+    os.chdir(home)
+    os.dup2(channel_fd, 3)
+    _close_other_fds(3)
+    null = os.open(os.devnull, os.O_RDWR)
+    for fd in (0, 1, 2):
+        os.dup2(null, fd)
+    if null > 3:
+        os.close(null)
+    os.execve(argv[0], argv, {**SAFE_ENV, "HOME": home, "TMPDIR": home})
+
+
+class Launcher:
+    def __init__(self, key: bytes, runner_argv: list[str]) -> None:
+        self._key = key
+        self._runner_argv = runner_argv
+        self._slots_used: set[int] = set()
+        self._spawned = 0
+        self.reported = False
+
+    def start_runner(self) -> tuple[int, socket.socket]:
+        ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+        pid = os.fork()
+        if pid == 0:
+            try:
+                ours.close()
+                os.setsid()
+                drop_to(TRUSTED_UID)
+                os.dup2(theirs.fileno(), 3)
+                os.closerange(4, 1 << 16)
+                os.execve(PYTHON, [PYTHON, "-I", *self._runner_argv],
+                          {**SAFE_ENV, "HOME": "/tmp", "JQBENCH_LAUNCHER_FD": "3"})
+            finally:
+                os._exit(127)
+        theirs.close()
+        return pid, ours
+
+    def spawn(self, slot: int, fd: int, folder: str, module: str) -> int:
+        uid = candidate_uid(slot)
+        self._slots_used.add(slot)
+        self._spawned += 1
+        workdir = f"/tmp/candidate-{slot}-{self._spawned}"
+        pid = os.fork()
+        if pid == 0:
+            try:
+                _exec_as(uid, workdir, fd, [PYTHON, "-I", CANDIDATE_HOST, "3", folder, module])
+            finally:
+                os._exit(127)
+        return pid
+
+    def handle(self, request: dict[str, object], fds: list[int]) -> dict[str, object]:
+        op = request.get("op")
+        if op == "spawn":
+            if len(fds) != 1:
+                raise ValueError("spawn needs exactly one fd")
+            return {"pid": self.spawn(int(str(request["slot"])), fds[0],
+                                      str(request["dir"]), str(request.get("module",
+                                                                           "job_queue")))}
+        if op == "sweep":
+            slot = int(str(request["slot"]))
+            return {"survivors": sweep(candidate_uid(slot))}
+        if op == "report":
+            if self.reported:
+                raise ValueError("one report per run")
+            print(report_line(self._key, str(request["body"])), flush=True)
+            self.reported = True
+            return {"ok": True}
+        raise ValueError(f"unknown request {op!r}")
+
+    def serve(self, sock: socket.socket) -> None:
+        while not self.reported:
+            _reap()
+            try:
+                data, ancillary, _, _ = sock.recvmsg(MESSAGE_LIMIT, FD_SPACE)
+            except OSError:
+                return
+            if not data:
+                return  # the runner is gone
+            fds = _received_fds(ancillary)
+            try:
+                answer = self.handle(json.loads(data), fds)
+            except (ValueError, KeyError, TypeError, OSError) as exc:
+                answer = {"error": f"{type(exc).__name__}: {exc}"}
+            finally:
+                for fd in fds:
+                    os.close(fd)
+            try:
+                sock.send(json.dumps(answer).encode())
+            except OSError:
+                return
+
+    def finish(self, runner_pid: int) -> None:
+        """Sweep every slot used and kill whatever is left of the runner."""
+        for slot in sorted(self._slots_used):
+            sweep(candidate_uid(slot))
+        sweep(TRUSTED_UID)
+        _reap()
+        with contextlib.suppress(ChildProcessError):
+            os.waitpid(runner_pid, os.WNOHANG)
+
+
+def _received_fds(ancillary: list[tuple[int, int, bytes]]) -> list[int]:
+    fds: list[int] = []
+    for level, kind, data in ancillary:
+        if level == socket.SOL_SOCKET and kind == socket.SCM_RIGHTS:
+            received = array.array("i")
+            received.frombytes(data[: len(data) - (len(data) % received.itemsize)])
+            fds.extend(received)
+    return fds
+
+
+def _reap() -> None:
+    while True:
+        try:
+            pid, _ = os.waitpid(-1, os.WNOHANG)
+        except ChildProcessError:
+            return
+        if pid == 0:
+            return
+
+
+def main(argv: list[str]) -> int:
+    if os.getuid() != 0:
+        print("launcher: must start as root (the container's uid 0)", file=sys.stderr)
+        return 2
+    if not argv:
+        print("usage: launcher.py RUNNER [ARG ...]", file=sys.stderr)
+        return 2
+    key = take_key()
+    os.environ.clear()
+    os.environ.update(SAFE_ENV)
+    for signum in IGNORED_SIGNALS:
+        signal.signal(signum, signal.SIG_IGN)
+    launcher = Launcher(key, argv)
+    runner_pid, sock = launcher.start_runner()
+    try:
+        launcher.serve(sock)
+    finally:
+        launcher.finish(runner_pid)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
