@@ -13,6 +13,8 @@ answers the test's calls (channel.py):
            thread, as a test's consecutive calls ran in the original
     close  -> None; the host then leaves with os._exit (stray threads cannot keep it alive)
 
+An audit hook (audit.py) is in place before the answer is imported; each voiding event is
+reported to the test's side ("audit") before the action it announces runs.
 Job functions arrive as handles with their name and parameters and become stubs: calling
 one calls back to the test's side ("job"), where the real function runs. A stub called in
 a forked child refuses: the channel belongs to this process.
@@ -29,7 +31,8 @@ from typing import Any
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path[:0] = [HERE]
-from channel import Channel  # noqa: E402 - beside this file
+import audit  # noqa: E402 - beside this file
+from channel import Channel  # noqa: E402
 from wire import Decoder, Encoder, Handles, WireError  # noqa: E402
 
 sys.path.remove(HERE)
@@ -64,12 +67,15 @@ def make_signature(about: dict[str, Any]) -> inspect.Signature | None:
 
 
 class Host:
-    def __init__(self, sock: socket.socket, queue_class: type | BaseException) -> None:
+    def __init__(self, sock: socket.socket,
+                 queue_class: type | BaseException | None = None) -> None:
         self._queue_class = queue_class
         self._handles = Handles()
         self._pid = os.getpid()
         self.channel = Channel(sock, self._serve, name="candidate")
         self.closed = threading.Event()
+        self.imported = threading.Event()
+        """Set once the answer's module was imported (or failed to): "new" waits for it."""
 
     def encode(self, value: object) -> list[Any]:
         return Encoder(self._handles)(value)
@@ -98,6 +104,7 @@ class Host:
 
     def _serve(self, op: str, body: Any) -> Any:
         if op == "new":
+            self.imported.wait()
             if isinstance(self._queue_class, BaseException):
                 return {"raised": self.encode(self._queue_class)}
             try:
@@ -112,6 +119,13 @@ class Host:
             self.closed.set()
             return None
         raise ValueError(f"unknown operation {op!r}")
+
+    def report_audit(self, detail: str) -> None:
+        """A voiding audit event: tell the test's side before the action runs. A forked
+        child cannot use the channel; it ends itself instead."""
+        if os.getpid() != self._pid:
+            os._exit(70)
+        self.channel.call("audit", detail, timeout=10)
 
     def _one(self, call: dict[str, Any]) -> dict[str, Any]:
         method = call["method"]
@@ -136,14 +150,16 @@ def main(argv: list[str]) -> int:
     fd, candidate_dir = int(argv[0]), argv[1]
     module = argv[2] if len(argv) > 2 else "job_queue"
     sock = socket.socket(fileno=fd)
-    sys.path.insert(0, candidate_dir)
-    queue_class: type | BaseException
-    try:
-        queue_class = importlib.import_module(module).JobQueue
-    except BaseException as exc:  # the answer's own failure (SystemExit included)
-        queue_class = ImportError(f"importing {module} failed: {type(exc).__name__}: {exc}")
-    host = Host(sock, queue_class)
+    host = Host(sock)
     host.channel.start()
+    audit.install(host.report_audit)  # before any of the answer's code runs
+    sys.path.insert(0, candidate_dir)
+    try:
+        host._queue_class = importlib.import_module(module).JobQueue
+    except BaseException as exc:  # the answer's own failure (SystemExit included)
+        host._queue_class = ImportError(f"importing {module} failed: "
+                                        f"{type(exc).__name__}: {exc}")
+    host.imported.set()
     while not host.closed.wait(0.5):
         if host.channel.closed:
             break
