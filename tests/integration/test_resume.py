@@ -19,7 +19,8 @@ from worker.store import RecordStore
 from worker.unit import Unit
 
 # submit, resume and regrade each wait for Docker scoring (L2 twice); each may take 300 s
-pytestmark = [pytest.mark.slow, pytest.mark.docker, pytest.mark.redis, pytest.mark.timeout(600)]
+pytestmark = [pytest.mark.slow, pytest.mark.docker, pytest.mark.redis, pytest.mark.chaos,
+              pytest.mark.timeout(600)]
 
 
 def jqbench(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
