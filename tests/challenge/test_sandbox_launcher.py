@@ -7,6 +7,7 @@ import hashlib
 import hmac
 import json
 import secrets
+import zlib
 from pathlib import Path
 
 import docker
@@ -20,8 +21,9 @@ from challenge.sandbox import launcher
 pytestmark = pytest.mark.docker
 
 SANDBOX = Path(launcher.__file__).parent
+#: The launcher and every module it, the proxy and the candidate host import.
 RUNNER_FILES = ("launcher.py", "launcher_link.py", "uids.py", "channel.py", "wire.py",
-                "proxy.py", "candidate_host.py")
+                "proxy.py", "candidate_host.py", "audit.py")
 
 STAND_IN_RUNNER = r'''
 import json, os, socket, sys
@@ -101,8 +103,8 @@ class JobQueue:
 '''
 
 BOOT = r'''
-import base64, json, os, sys
-spec = json.loads(base64.b64decode(sys.argv[1]))
+import base64, json, os, sys, zlib
+spec = json.loads(zlib.decompress(base64.b64decode(sys.argv[1])))
 for path, (mode, text) in spec["files"].items():
     os.makedirs(os.path.dirname(path), mode=0o755, exist_ok=True)
     with open(path, "w") as handle:
@@ -122,7 +124,7 @@ def test_the_launcher_fences_candidates_and_signs_the_report(sandbox_image: str)
         canned_answer(Level.L1, "reference")))
     files["/work/hostile/job_queue.py"] = ("644", HOSTILE)
     files["/work/.key"] = ("400", key)
-    spec = base64.b64encode(json.dumps({"files": files}).encode()).decode()
+    spec = base64.b64encode(zlib.compress(json.dumps({"files": files}).encode())).decode()
     client = docker.from_env()
     try:
         output = client.containers.run(

@@ -55,7 +55,8 @@ def test_lone_surrogates_are_saved_and_scored(tmp_path: Path, redis_url: str,
     assert record["status"] == "scored"
     assert record["answer"].startswith("Here you go \ufffd")
     report = record["report"]
-    assert report["scores"] == {"legacy": 5.0, "strict": 4.2}  # only the job id test passes (1/5, 1/6)
+    # only the job id test passes: 1 of 5 legacy tests, 1 of 6 strict ones
+    assert report["scores"] == {"legacy": 5.0, "strict": 4.2}
     assert "# caf\ufffd" in report["extracted"]["legacy"]["job_queue.py"]
     messages = " ".join(test["message"] for test in report["tests"])
     assert "bad \ufffd result" in messages
