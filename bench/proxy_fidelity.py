@@ -1,7 +1,8 @@
 """Do the original's timing-sensitive legacy tests pass as often through the proxy as with the
 queue in the test's own process? (docs/trust-boundary.md, "Legacy timing")
 
-    .venv/bin/python bench/proxy_fidelity.py [--runs 20] [--levels L1 L3] [--out FILE]
+    .venv/bin/python bench/proxy_fidelity.py [--runs 20] [--levels L1 L3] [--entries NAME ...]
+                                             [--out FILE]
 
 For every corpus entry of the levels asked, runs the legacy suite N times with the answer
 imported directly (today's way) and N times through the proxy (the answer in a candidate
@@ -85,10 +86,11 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--runs", type=int, default=20)
     parser.add_argument("--levels", nargs="+", default=["L1", "L3"])
+    parser.add_argument("--entries", nargs="+", help="only these corpus entries (names)")
     parser.add_argument("--out", type=Path)
     args = parser.parse_args()
     entries = [e for e in yaml.safe_load((CORPUS / "manifest.yaml").read_text())
-               if e["level"] in args.levels]
+               if e["level"] in args.levels and (not args.entries or e["name"] in args.entries)]
     rows = ["| entry | test | direct | proxy |", "|---|---|---|---|"]
     started = time.monotonic()
     with tempfile.TemporaryDirectory() as tmp:
