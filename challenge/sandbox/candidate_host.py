@@ -23,6 +23,7 @@ Nothing here decides a verdict; this process is as untrusted as the answer it im
 
 import importlib
 import inspect
+import itertools
 import os
 import socket
 import sys
@@ -72,6 +73,9 @@ class Host:
         self._queue_class = queue_class
         self._handles = Handles()
         self._pid = os.getpid()
+        self._job_order = itertools.count()
+        """Numbers the job calls as they happen (next() on a count is atomic in CPython), so
+        the test's side can begin them in the order the queue's threads called them."""
         self.channel = Channel(sock, self._serve, name="candidate")
         self.closed = threading.Event()
         self.imported = threading.Event()
@@ -87,9 +91,11 @@ class Host:
         host = self
 
         def job(*args: Any, **kwargs: Any) -> Any:
+            order = next(host._job_order)  # first thing: the order the queue called its jobs
             if os.getpid() != host._pid:
                 raise RuntimeError("a job of the test cannot run in a forked process")
-            answer = host.channel.call("job", {"fn": number, "args": host.encode(list(args)),
+            answer = host.channel.call("job", {"fn": number, "order": order,
+                                               "args": host.encode(list(args)),
                                                "kwargs": host.encode(kwargs)})
             if "raised" in answer:
                 raise host.decode(answer["raised"])

@@ -31,6 +31,8 @@ except ImportError:
     from wire import Decoder, Encoder, Handle, Handles  # type: ignore[no-redef]
 
 _real_sleep = time.sleep
+ORDER_WAIT_S = 0.05
+"""How long a job waits for the one the queue called before it to begin."""
 _sessions: list["Session"] = []
 
 
@@ -104,6 +106,8 @@ class Session:
         self._lock = threading.RLock()
         self._batch: list[tuple[dict[str, Any], Pending]] = []
         self.audit_voids: list[str] = []
+        self._order = threading.Condition()
+        self._next_order = 0
         """Voiding audit events the candidate host reported: a pass is void if any."""
         self.channel = Channel(sock, self._serve, name="test").start()
         _sessions.append(self)
@@ -173,11 +177,23 @@ class Session:
         if not callable(fn):
             raise TypeError("not a job")
         args, kwargs = self.decode(body["args"]), self.decode(body["kwargs"])
+        self._await_turn(body.get("order"))
         try:
             result = fn(*args, **kwargs)
         except Exception as exc:
             return {"raised": self.encode(exc)}
         return {"ok": self.encode(result)}
+
+    def _await_turn(self, order: object) -> None:
+        """Begin jobs in the order the queue called their stubs (in one process, the job's
+        first line ran right then): job n waits until job n-1 has begun, at most
+        ORDER_WAIT_S (a number the candidate skipped or never sends cannot stall us)."""
+        if type(order) is not int:
+            return
+        with self._order:
+            self._order.wait_for(lambda: self._next_order >= order, ORDER_WAIT_S)
+            self._next_order = max(self._next_order, order + 1)
+            self._order.notify_all()
 
     def close(self) -> None:
         try:
