@@ -176,13 +176,9 @@ def _send_missing(store: RecordStore, dispatcher: "Dispatcher | None", settings:
     """Send at once whatever of the run is due and carried by nothing; how many."""
     from worker.reconcile import reconcile
 
-    if store.is_cancelled(run.run_id):
-        return 0
-    store.watch_run(run.run_id)
-    if not chain.due_stages(run, store.get_attempts(run).get):
-        return 0
-    dispatcher = dispatcher or celery_dispatcher(settings)
-    return len(reconcile(store, dispatcher, grace_s=0, run_ids=[run.run_id]))
+    store.watch_run(run.run_id)  # reconcile drops it again when nothing is due or cancelled
+    return len(reconcile(store, dispatcher or celery_dispatcher(settings), grace_s=0,
+                         run_ids=[run.run_id]))
 
 
 def _sandbox_image_id(settings: Settings) -> str | None:

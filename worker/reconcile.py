@@ -26,17 +26,22 @@ def reconcile(store: RecordStore, dispatcher: Dispatcher, grace_s: float,
     A unit stage is sent once it was seen orphaned on two sweeps at least `grace_s` apart
     (0: at once, as a resubmit does). Runs with nothing due leave the watch list.
     """
-    resent: list[tuple[Unit, Stage]] = []
+    pending: list[list[tuple[Unit, Stage]]] = []
+    models: set[str] = set()
     for run_id in store.watched_runs() if run_ids is None else run_ids:
         run = store.get_run(run_id)
-        if run is None or store.is_cancelled(run_id):
+        due = ([] if run is None or store.is_cancelled(run_id)
+               else chain.due_stages(run, store.get_attempts(run).get))
+        if run is None or not due:
             store.unwatch_run(run_id)
             continue
-        due = chain.due_stages(run, store.get_attempts(run).get)
-        if not due:
-            store.unwatch_run(run_id)
-            continue
-        carried = store.carried_task_ids(unit_queues(run.spec.models))
+        pending.append(due)
+        models.update(run.spec.models)
+    if not pending:
+        return []
+    carried = store.carried_task_ids(unit_queues(sorted(models)))  # once for all runs
+    resent: list[tuple[Unit, Stage]] = []
+    for due in pending:
         store.forget_orphans([unit.task_id(stage) for unit, stage in due
                               if unit.task_id(stage) in carried])
         for unit, stage in due:
