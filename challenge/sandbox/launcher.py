@@ -21,8 +21,6 @@ this one's memory. When the runner is gone (or after the report) every slot is s
 the runner's processes are killed; no report then means every test is an error.
 """
 
-import array
-import contextlib
 import hashlib
 import hmac
 import json
@@ -42,8 +40,8 @@ KEY_PATH = "/work/.key"
 CANDIDATE_HOST = os.path.join(HERE, "candidate_host.py")
 PYTHON = sys.executable or "/usr/bin/python3"
 MESSAGE_LIMIT = 1 << 24
-FD_SPACE = socket.CMSG_SPACE(4 * array.array("i").itemsize)
-"""Room for the fds of one request (a spawn sends one)."""
+MAX_FDS = 4
+"""Fds accepted with one request (a spawn sends one)."""
 SAFE_ENV = {"PATH": "/usr/local/bin:/usr/bin:/bin", "LANG": "C.UTF-8"}
 IGNORED_SIGNALS = (signal.SIGHUP, signal.SIGINT, signal.SIGQUIT, signal.SIGTERM,
                    signal.SIGUSR1, signal.SIGUSR2, signal.SIGPIPE)
@@ -100,7 +98,7 @@ class Launcher:
         self._spawned = 0
         self.reported = False
 
-    def start_runner(self) -> tuple[int, socket.socket]:
+    def start_runner(self) -> socket.socket:
         ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
         pid = os.fork()
         if pid == 0:
@@ -115,7 +113,7 @@ class Launcher:
             finally:
                 os._exit(127)
         theirs.close()
-        return pid, ours
+        return ours
 
     def spawn(self, slot: int, fd: int, folder: str, module: str) -> int:
         uid = candidate_uid(slot)
@@ -153,12 +151,11 @@ class Launcher:
         while not self.reported:
             _reap()
             try:
-                data, ancillary, _, _ = sock.recvmsg(MESSAGE_LIMIT, FD_SPACE)
+                data, fds, _, _ = socket.recv_fds(sock, MESSAGE_LIMIT, MAX_FDS)
             except OSError:
                 return
             if not data:
                 return  # the runner is gone
-            fds = _received_fds(ancillary)
             try:
                 answer = self.handle(json.loads(data), fds)
             except (ValueError, KeyError, TypeError, OSError) as exc:
@@ -171,24 +168,12 @@ class Launcher:
             except OSError:
                 return
 
-    def finish(self, runner_pid: int) -> None:
+    def finish(self) -> None:
         """Sweep every slot used and kill whatever is left of the runner."""
         for slot in sorted(self._slots_used):
             sweep(candidate_uid(slot))
         sweep(TRUSTED_UID)
-        _reap()
-        with contextlib.suppress(ChildProcessError):
-            os.waitpid(runner_pid, os.WNOHANG)
-
-
-def _received_fds(ancillary: list[tuple[int, int, bytes]]) -> list[int]:
-    fds: list[int] = []
-    for level, kind, data in ancillary:
-        if level == socket.SOL_SOCKET and kind == socket.SCM_RIGHTS:
-            received = array.array("i")
-            received.frombytes(data[: len(data) - (len(data) % received.itemsize)])
-            fds.extend(received)
-    return fds
+        _reap()  # the runner included
 
 
 def _reap() -> None:
@@ -214,11 +199,11 @@ def main(argv: list[str]) -> int:
     for signum in IGNORED_SIGNALS:
         signal.signal(signum, signal.SIG_IGN)
     launcher = Launcher(key, argv)
-    runner_pid, sock = launcher.start_runner()
+    sock = launcher.start_runner()
     try:
         launcher.serve(sock)
     finally:
-        launcher.finish(runner_pid)
+        launcher.finish()
     return 0
 
 

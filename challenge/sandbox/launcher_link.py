@@ -4,7 +4,6 @@ The runner (trusted uid) cannot change uids or sign reports; it asks the launche
 can, through the one socket it inherited (fd in JQBENCH_LAUNCHER_FD, 3 by default).
 """
 
-import array
 import json
 import os
 import socket
@@ -28,11 +27,7 @@ class LauncherLink:
         data = json.dumps(request).encode()
         with self._lock:
             try:
-                if fds:
-                    rights = array.array("i", fds).tobytes()
-                    self._sock.sendmsg([data], [(socket.SOL_SOCKET, socket.SCM_RIGHTS, rights)])
-                else:
-                    self._sock.send(data)
+                socket.send_fds(self._sock, [data], fds or [])
                 answer = self._sock.recv(ANSWER_LIMIT)
             except OSError as exc:
                 raise LauncherError(f"the launcher is gone: {exc}") from None
