@@ -23,18 +23,18 @@ TRIVIAL = "".join(f"def test_{i}():\n    assert True\n" for i in range(32))
 
 def _trivial_run(sandbox: DockerSandbox, tests: int, parallel: int) -> float:
     """Seconds for one sandbox run of `tests` trivial tests (empty work: pure overhead)."""
-    nonce = secrets.token_hex(16)
+    key = secrets.token_hex(32)
     plan = SandboxPlan(
         tests=[PlannedTest(profile=Profile.LEGACY, id=f"t{i}", cwd="s", file="suite.py",
                            function=f"test_{i}") for i in range(tests)],
         max_parallel=parallel,
     )
     files = {"s/suite.py": TRIVIAL, **runner_files(), "plan.json": plan.model_dump_json(),
-             ".nonce": nonce}
+             ".key": key}
     started = time.monotonic()
     result = sandbox.run(files, RUNNER_COMMAND, limits=SandboxLimits())
     elapsed = time.monotonic() - started
-    assert parse_report(result.stdout, nonce) is not None, result.stderr
+    assert parse_report(result.stdout, key) is not None, result.stderr
     return elapsed
 
 

@@ -2,11 +2,14 @@
 
 Layout under /work, one directory per profile (the tests' cwd and sys.path[0]):
     legacy/legacy_l1.py ...         the suites the level's test set needs
-    legacy/job_queue.py             L1-L4 candidate
-    legacy/candidate/queue/*.py     L5 candidate, beside (never on) the pytest's sys.path
+    legacy/candidate/job_queue.py   L1-L4 candidate
+    legacy/candidate/queue/*.py     L5 candidate
     strict/strict_l1.py ...         likewise for strict, with strict extraction's files,
     strict/strict_support.py        plus the helper module its suites import
-A profile whose extraction found no code gets no files and no tests: it scores 0.
+The candidate's files are never on a test's sys.path: a candidate host imports them in a
+process and uid of its own, and the test reaches the queue through a proxy
+(docs/trust-boundary.md). A profile whose extraction found no code gets no files and no
+tests: it scores 0.
 """
 
 import re
@@ -15,11 +18,11 @@ from collections.abc import Callable, Sequence
 from challenge.extraction import legacy_candidate_files
 from challenge.extraction_strict import strict_candidate_files
 from challenge.levels import Level, Profile
-from challenge.plan import Bundle, PlannedTest, SandboxPlan
+from challenge.plan import Bundle, CandidateSpec, PlannedTest, SandboxPlan
 from challenge.suite_index import suite_source, support_files, test_cases
 
-#: Where an L5 candidate's files go, relative to the profile directory.
-L5_CANDIDATE_DIR = "candidate"
+#: Where the candidate's files go, relative to the profile directory.
+CANDIDATE_DIR = "candidate"
 
 # The extraction regex only yields queue/\w+\.py; stay within names every tar and file
 # system takes (ASCII, short), whatever a future extractor produces.
@@ -55,9 +58,12 @@ def candidate_files(answer: str, level: Level, profile: Profile) -> dict[str, st
     return files
 
 
-def _candidate_path(level: Level, name: str) -> str:
-    """Where a candidate file goes, relative to its profile directory."""
-    return f"{L5_CANDIDATE_DIR}/{name}" if level is Level.L5 else name
+def candidate_spec(level: Level, root: str) -> CandidateSpec:
+    """Where the candidate host of a test in profile directory `root` finds the answer."""
+    folder = f"{root}/{CANDIDATE_DIR}"
+    if level is Level.L5:
+        return CandidateSpec(dir=folder, module="queue", proxy_as="candidate_queue")
+    return CandidateSpec(dir=folder, module="job_queue", proxy_as="job_queue")
 
 
 def build_bundle(
@@ -89,11 +95,11 @@ def build_bundle(
         for suite in [*dict.fromkeys(case.file for case in cases), *support_files(profile)]:
             files[f"{root}/{suite}"] = suite_source(suite)
         for name, body in candidate.items():
-            files[f"{root}/{_candidate_path(level, name)}"] = body
+            files[f"{root}/{CANDIDATE_DIR}/{name}"] = body
         tests.extend(
             PlannedTest(
                 profile=profile, id=case.id, cwd=root, file=case.file, function=case.function,
-                cpu_nice=CPU_NICE[profile],
+                candidate=candidate_spec(level, root), cpu_nice=CPU_NICE[profile],
             )
             for case in cases
         )

@@ -4,9 +4,24 @@ This is the contract between `challenge` (which builds it, purely) and the in-co
 (`challenge/sandbox/runner.py`, which executes it). Paths are relative to /work.
 """
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from challenge.levels import Level, Profile
+
+
+class CandidateSpec(BaseModel):
+    """Where a test's queue comes from: a candidate host imports `module` from `dir`, in a
+    process and uid of its own; the test sees it through a proxy module named `proxy_as`."""
+
+    model_config = ConfigDict(frozen=True)
+
+    dir: str
+    """Directory (relative to /work) the candidate host imports from."""
+    module: str
+    """Module or package the candidate host imports ("job_queue", or "queue" at L5)."""
+    proxy_as: str
+    """Name under which the test imports the proxy ("job_queue"; "candidate_queue" at L5,
+    where the name `queue` belongs to the standard library on the test's side)."""
 
 
 class PlannedTest(BaseModel):
@@ -21,6 +36,8 @@ class PlannedTest(BaseModel):
     """Suite file, relative to `cwd`."""
     function: str
     """Test function name inside `file`."""
+    candidate: CandidateSpec | None = None
+    """The candidate's queue, served to the test across the trust boundary."""
     cpu_nice: int = 0
     """Niceness of the test's process. Legacy tests wait fixed times, so they are the ones a
     busy CPU can fail; strict tests wait with deadlines, so they yield the CPU to them."""

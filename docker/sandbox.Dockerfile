@@ -19,5 +19,8 @@ RUN if python3 -c "import pytest" 2>/dev/null; then \
     && command -v timeout && command -v tar
 
 LABEL org.jqbench.role="sandbox"
+# A safe default for containers started by hand. The scorer starts each sandbox as uid 0 with
+# only CAP_SETUID, CAP_SETGID and CAP_KILL: the in-container launcher runs the trusted runner
+# and every candidate under uids of their own (docs/trust-boundary.md).
 USER 1000:1000
 WORKDIR /tmp

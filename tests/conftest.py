@@ -171,6 +171,20 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 
 #: No configuration file (our pyproject must not apply), no cache written beside the suites.
 LOCAL_PYTEST_ARGS = ("-q", "-p", "no:cacheprovider", "-c", os.devnull, "--rootdir", ".")
+#: Locally, without a candidate host: the L5 suite's `candidate_queue` is the candidate's
+#: `queue` package loaded under another name (its relative imports work; the name `queue`
+#: stays the standard library's, as it must in a pytest process).
+LOCAL_CANDIDATE_QUEUE = """\
+import importlib.util, pathlib, sys
+_package = pathlib.Path(__file__).resolve().parent / "candidate" / "queue"
+_spec = importlib.util.spec_from_file_location(
+    "candidate_queue_package", _package / "__init__.py",
+    submodule_search_locations=[str(_package)])
+_module = importlib.util.module_from_spec(_spec)
+sys.modules[_spec.name] = _module
+_spec.loader.exec_module(_module)
+JobQueue = _module.JobQueue
+"""
 
 
 class LocalSuiteRun(NamedTuple):
@@ -200,13 +214,18 @@ def local_suite_runs(tmp_path_factory: pytest.TempPathFactory
                 path = root / rel
                 path.parent.mkdir(parents=True, exist_ok=True)
                 path.write_bytes(text.encode())
+            (root / "legacy").mkdir(exist_ok=True)
+            (root / "legacy" / "candidate_queue.py").write_text(LOCAL_CANDIDATE_QUEUE)
             suites = list(dict.fromkeys(t.file for t in bundle.plan.tests))
             report = root / "report.xml"
+            local_env = dict(os.environ)  # L1-L4: `import job_queue` finds the candidate
+            if level is not Level.L5:  # (never at L5: its `queue` would shadow the stdlib's)
+                local_env["PYTHONPATH"] = str(root / "legacy" / "candidate")
             process = subprocess.Popen(
                 [sys.executable, "-m", "pytest", *LOCAL_PYTEST_ARGS, f"--junitxml={report}",
                  *suites],
                 cwd=root / "legacy", stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                text=True)
+                text=True, env=local_env)
             started[(level, flavour)] = LocalSuiteRun(process, report,
                                                       bool(bundle.extracted["legacy"]))
     yield started

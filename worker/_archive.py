@@ -14,7 +14,8 @@ from pathlib import PurePosixPath
 
 from worker.text import safe_text
 
-#: Mode of every file written into the sandbox (owner is the sandbox user, via tar).
+#: Mode of a file written into the sandbox unless the caller names another (tar runs as the
+#: container's root, so files are root's: readable by every uid there, writable by none).
 FILE_MODE = 0o644
 
 
@@ -30,9 +31,10 @@ def check_path(path: str) -> str:
     return path
 
 
-def build_archive(files: Mapping[str, bytes | str], *, mtime: float | None = None) -> bytes:
+def build_archive(files: Mapping[str, bytes | str], *, mtime: float | None = None,
+                  modes: Mapping[str, int] | None = None) -> bytes:
     """A tar of `files` (str contents as UTF-8, lone surrogates replaced), regular files only,
-    mode 0644, sorted.
+    mode 0644 unless `modes` names another for a path, sorted.
 
     Raises:
         ValueError: a path is unsafe, or a file would also have to be a directory.
@@ -53,7 +55,7 @@ def build_archive(files: Mapping[str, bytes | str], *, mtime: float | None = Non
                     else bytes(content))
             info = tarfile.TarInfo(name)
             info.size = len(data)
-            info.mode = FILE_MODE
+            info.mode = (modes or {}).get(name, FILE_MODE)
             info.mtime = stamp
             info.type = tarfile.REGTYPE
             tar.addfile(info, io.BytesIO(data))

@@ -1,7 +1,9 @@
 """The Docker sandbox: one throwaway, locked-down container per run (the only `docker` user).
 
-Per run: create the container (read-only root, tmpfs /work and /tmp, uid 1000, no network,
-no capabilities, no-new-privileges, pids/memory/swap limits, no core dumps, labels), attach
+Per run: create the container (read-only root, tmpfs /work (root's, 0755) and /tmp, uid 0
+with only CAP_SETUID, CAP_SETGID and CAP_KILL, which the in-container launcher needs to run
+the trusted runner and each candidate under uids of their own (docs/trust-boundary.md), no
+network, no-new-privileges, pids/memory/swap limits, no core dumps, labels), attach
 to it before it starts, start it, stream an in-memory tar of the files on its stdin (no
 bind mounts: the worker may itself run in a container), read stdout and stderr from the
 same attach stream into capped buffers, wait with a host-side deadline (wall clock +
@@ -29,6 +31,7 @@ from docker.utils.socket import STDERR, frames_iter
 
 from worker._archive import build_archive
 from worker.sandbox import (
+    KEY_FILE,
     LABEL_LEASE,
     LABEL_RUN,
     LABEL_WORKER,
@@ -43,7 +46,10 @@ logger = logging.getLogger(__name__)
 
 LABEL_ROLE = "org.jqbench.role"
 ROLE = "sandbox"
-SANDBOX_USER = "1000:1000"
+SANDBOX_USER = "0:0"
+"""The launcher starts as root: without CAP_CHOWN, CAP_DAC_OVERRIDE and CAP_FOWNER it can
+only read and write its own files, and it can change uid (docs/trust-boundary.md)."""
+SANDBOX_CAPS = ["SETUID", "SETGID", "KILL"]
 
 BUILD_HINT = "build it with scripts/build-sandbox-image.sh (or set JQ_SANDBOX_IMAGE)"
 DAEMON_HINT = "start the Docker daemon, or point DOCKER_HOST at one"
@@ -187,11 +193,12 @@ class DockerSandbox:
             user=SANDBOX_USER,
             read_only=True,
             tmpfs={
-                "/work": f"rw,exec,mode=1777,size={tmpfs_mb}m",
+                "/work": f"rw,exec,mode=0755,size={tmpfs_mb}m",
                 "/tmp": f"rw,mode=1777,size={tmpfs_mb}m",
             },
             network_mode="none",
             cap_drop=["ALL"],
+            cap_add=SANDBOX_CAPS,
             security_opt=["no-new-privileges"],
             pids_limit=limits.pids,
             mem_limit=f"{limits.memory_mb}m",
@@ -223,7 +230,7 @@ class DockerSandbox:
         labels: Mapping[str, str] | None = None,
     ) -> ExecResult:
         """Run `command` over `files` in a fresh container; see `worker.sandbox.Sandbox.run`."""
-        archive = build_archive(files)
+        archive = build_archive(files, modes={KEY_FILE: 0o400})
         with self._docker("create the sandbox container") as client:
             container = client.containers.create(
                 self.image, **self._create_kwargs(command, limits, self.labels_for(labels))

@@ -28,6 +28,9 @@ LABEL_RUN = "org.jqbench.run_id"
 """Label of every sandbox container: the run it scores for."""
 LABEL_WORKER = "org.jqbench.worker_id"
 """Label of every sandbox container: the worker (process) that started it."""
+KEY_FILE = ".key"
+"""A file of the run that only the container's root may read (mode 0400): the report key,
+which the in-container launcher reads and deletes before anything else runs."""
 LABEL_LEASE = "org.jqbench.lease"
 """Label of a score worker's sandbox: `{unit key}:score={lease token}` (worker.score)."""
 
@@ -106,10 +109,13 @@ class Sandbox(Protocol):
         limits: SandboxLimits,
         labels: Mapping[str, str] | None = None,
     ) -> ExecResult:
-        """Write `files` under /work (paths relative to it), run `command` there.
+        """Write `files` under /work (paths relative to it), run `command` there as the
+        container's root with only the capabilities to change uid and to kill (the command
+        is the in-container launcher, which drops them for everything else it starts).
 
         Args:
-            files: relative posix path -> content (str is written as UTF-8).
+            files: relative posix path -> content (str is written as UTF-8); root's files,
+                mode 0644, but KEY_FILE mode 0400.
             command: argv, run with /work as the current directory.
             limits: memory, pids, CPU and wall clock of the run.
             labels: extra labels for the run (e.g. "org.jqbench.run_id").

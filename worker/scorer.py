@@ -2,13 +2,16 @@
 
 answer -> per-profile extraction and the level's suites (challenge.bundle) -> one sandbox run
 of the in-container runner (challenge/sandbox/runner.py) -> per-test outcomes -> points
-(challenge.points). Only the runner's report line that carries this run's fresh nonce is
-believed: the candidate can print anything, but it never sees the nonce. A run without such
-a line (the container ran out of memory, hit its wall clock, or the runner was killed) is
+(challenge.points). Only a report line signed with this run's fresh key (HMAC-SHA256) is
+believed: the candidate can print anything, but the key lives only in the in-container
+launcher, which no candidate uid can read or signal. A run without such a line (the
+container ran out of memory, hit its wall clock, or the runner was killed) is
 still a model outcome: every planned test is then an `error`. A sandbox that could not run
 at all raises SandboxUnavailable (infrastructure; never scored).
 """
 
+import hashlib
+import hmac
 import json
 import secrets
 import time
@@ -25,7 +28,7 @@ from challenge.outcomes import TestOutcome
 from challenge.plan import PlannedTest
 from challenge.points import SCORE_RULES, level_points
 from worker.records import ScoreReport
-from worker.sandbox import ExecResult, Sandbox, SandboxLimits
+from worker.sandbox import KEY_FILE, ExecResult, Sandbox, SandboxLimits
 from worker.text import safe_data, safe_text
 
 __all__ = ["SCORING_PROFILES", "ScoreReport", "score_answer"]
@@ -33,8 +36,9 @@ __all__ = ["SCORING_PROFILES", "ScoreReport", "score_answer"]
 REPORT_MARKER = "JQBENCH-REPORT"
 RUNNER_DIR = "_runner"
 PLAN_FILE = "plan.json"
-NONCE_FILE = ".nonce"
-RUNNER_COMMAND = ["python3", f"/work/{RUNNER_DIR}/runner.py", f"/work/{PLAN_FILE}"]
+RUNNER_COMMAND = ["python3", "-I", f"/work/{RUNNER_DIR}/launcher.py",
+                  f"/work/{RUNNER_DIR}/runner.py", f"/work/{PLAN_FILE}"]
+"""The root launcher, which starts the runner under the trusted uid (docs/trust-boundary.md)."""
 
 
 #: Every profile scored for each attempt, from the same sandbox run (legacy first).
@@ -59,21 +63,44 @@ def runner_command(limits: SandboxLimits) -> list[str]:
     return [*RUNNER_COMMAND, "--budget-s", f"{budget:.1f}"]
 
 
-def parse_report(stdout: str, nonce: str) -> dict[str, Any] | None:
-    """The runner's report object from the line carrying `nonce`, else None.
+def report_signature(key: str, body: str) -> str:
+    """The launcher's signature of a report body: hex HMAC-SHA256 under the run's key."""
+    return hmac.new(key.encode(), body.encode(), hashlib.sha256).hexdigest()
 
-    Lines without the nonce (a candidate's forgeries) are ignored. The runner prints its line
-    last, after killing every test process, so the last match wins; it may follow junk that a
-    candidate left unterminated on the container's stdout, hence the search within the line.
-    """
-    prefix = f"{REPORT_MARKER} {nonce} "
-    found = None
-    for line in stdout.splitlines():
-        at = line.find(prefix)
+
+def report_line(key: str, body: str) -> str:
+    """The line the launcher prints for a report body (fake sandboxes print it too)."""
+    return f"{REPORT_MARKER} {report_signature(key, body)} {body}"
+
+
+def _signed_bodies(stdout: str, key: str) -> list[tuple[int, int]]:
+    """(start, end) in `stdout` of each marker line whose body carries a valid signature."""
+    found = []
+    marker = f"{REPORT_MARKER} "
+    offset = 0
+    for line in stdout.splitlines(keepends=True):
+        at = line.find(marker)
         if at >= 0:
-            found = line[at + len(prefix):]
-    if found is None:
+            signature, _, body = line[at + len(marker):].rstrip("\r\n").partition(" ")
+            if hmac.compare_digest(signature, report_signature(key, body)):
+                found.append((offset + at, offset + len(line)))
+        offset += len(line)
+    return found
+
+
+def parse_report(stdout: str, key: str) -> dict[str, Any] | None:
+    """The runner's report object from the line signed with `key`, else None.
+
+    Lines without a valid signature (a candidate's forgeries) are ignored. The launcher
+    prints the line last, so the last valid one wins; it may follow junk left unterminated
+    on the container's stdout, hence the search within the line.
+    """
+    signed = _signed_bodies(stdout, key)
+    if not signed:
         return None
+    start, end = signed[-1]
+    line = stdout[start:end].rstrip("\r\n")
+    found = line.split(" ", 2)[2] if line.count(" ") >= 2 else ""
     try:
         report = json.loads(found)
     except ValueError:
@@ -114,10 +141,12 @@ def reported_outcomes(planned: Sequence[PlannedTest], report: Mapping[str, Any] 
     ]
 
 
-def sandbox_output(result: ExecResult, nonce: str, cap: int) -> str:
+def sandbox_output(result: ExecResult, key: str, cap: int) -> str:
     """Stderr and stdout of the sandbox, our report line removed, capped to the tail."""
-    prefix = f"{REPORT_MARKER} {nonce} "
-    stray = "\n".join(line.split(prefix, 1)[0] for line in result.stdout.splitlines())
+    stdout = result.stdout
+    for start, end in reversed(_signed_bodies(stdout, key)):
+        stdout = stdout[:start] + "\n" + stdout[end:]
+    stray = stdout
     stray = "\n".join(line for line in stray.splitlines() if line.strip())
     text = "\n".join(part for part in (result.stderr.strip(), stray) if part)
     text = safe_text(text)
@@ -158,21 +187,21 @@ def score_answer(
     if not any(has_code.values()):
         report.status = "no_code"
     else:
-        nonce = secrets.token_hex(16)
+        key = secrets.token_hex(32)
         files: dict[str, str] = {
             **bundle.files,
             **runner_files(),
             PLAN_FILE: bundle.plan.model_dump_json(),
-            NONCE_FILE: nonce,
+            KEY_FILE: key,
         }
         result = sandbox.run(files, runner_command(limits), limits=limits, labels=labels)
-        parsed = parse_report(result.stdout, nonce)
+        parsed = parse_report(result.stdout, key)
         tests = reported_outcomes(bundle.plan.tests, parsed, result)
         report.tests = tests
         report.sandbox_exit_code = result.exit_code
         report.sandbox_timed_out = result.timed_out
         report.sandbox_oom_killed = result.oom_killed
-        report.sandbox_output = sandbox_output(result, nonce, limits.output_cap_bytes)
+        report.sandbox_output = sandbox_output(result, key, limits.output_cap_bytes)
         if parsed is not None:
             report.python = _text(parsed.get("python"))
             report.pytest = _text(parsed.get("pytest"))

@@ -11,10 +11,11 @@ ThreadPoolExecutor, asyncio, heapq, queue.PriorityQueue, uuid, threading): none 
 voiding events occurs.
 """
 
+import contextlib
 import re
 import sys
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 VOIDING_EVENTS = frozenset({
@@ -28,6 +29,8 @@ VOIDING_EVENTS = frozenset({
 })
 """Events that void: reading other threads' frames or arbitrary objects, raw memory,
 tracing other code."""
+TRACE_EVENTS = frozenset({"sys.settrace", "sys.setprofile"})
+"""Tracing events: voiding, except while an inside check that profiles the candidate runs."""
 PROC_SECRETS = re.compile(r"^/proc/(?:self|thread-self|\d+)(?:/task/\d+)?/(?:mem|fd|environ)\b")
 """Paths whose opening or listing voids: another process's (or our own) memory, fds,
 environment."""
@@ -63,12 +66,23 @@ class Auditor:
         self._busy = threading.local()
         self.counts: dict[str, int] = {}
         self.voided: list[str] = []
+        self._tolerated: frozenset[str] = frozenset()
+
+    @contextlib.contextmanager
+    def tolerating(self, events: frozenset[str]) -> Iterator[None]:
+        """Count instead of void `events` while the block runs (an inside check's own
+        profiler; whatever else runs meanwhile is inside code too)."""
+        saved, self._tolerated = self._tolerated, self._tolerated | events
+        try:
+            yield
+        finally:
+            self._tolerated = saved
 
     def __call__(self, event: str, args: tuple[Any, ...]) -> None:
         verdict = judge(event, args)
         if verdict is None:
             return
-        if verdict == "count":
+        if verdict == "count" or event in self._tolerated:
             self.counts[event] = self.counts.get(event, 0) + 1
             return
         if getattr(self._busy, "on", False):

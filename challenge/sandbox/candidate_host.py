@@ -11,8 +11,13 @@ answers the test's calls (channel.py):
     batch  [{"queue": tagged handle, "method": "add_job" | "get_result", "args", "kwargs"}]
            -> [{"ok": tagged} | {"raised": tagged exception}], run back to back on one
            thread, as a test's consecutive calls ran in the original
+    inside {"check": name, "support": dir} -> {"ok": bool, "message": str}: one of the checks
+           that must look inside the candidate's process (strict_support.run_inside_check,
+           imported from `support`); what they trust is said in docs/trust-boundary.md
     close  -> None; the host then leaves with os._exit (stray threads cannot keep it alive)
 
+The answer is imported on the first "new" (a test that only runs an inside check imports it
+its own way, e.g. while locks are recorded).
 An audit hook (audit.py) is in place before the answer is imported; each voiding event is
 reported to the test's side ("audit") before the action it announces runs.
 Job functions arrive as handles with their name and parameters and become stubs: calling
@@ -69,8 +74,12 @@ def make_signature(about: dict[str, Any]) -> inspect.Signature | None:
 
 class Host:
     def __init__(self, sock: socket.socket,
-                 queue_class: type | BaseException | None = None) -> None:
+                 queue_class: type | BaseException | None = None,
+                 module: str = "job_queue") -> None:
         self._queue_class = queue_class
+        self._module = module
+        self.candidate_dir = ""
+        self.auditor = audit.Auditor(self.report_audit)
         self._handles = Handles()
         self._pid = os.getpid()
         self._job_order = itertools.count()
@@ -78,8 +87,7 @@ class Host:
         the test's side can begin them in the order the queue's threads called them."""
         self.channel = Channel(sock, self._serve, name="candidate")
         self.closed = threading.Event()
-        self.imported = threading.Event()
-        """Set once the answer's module was imported (or failed to): "new" waits for it."""
+        self._import_lock = threading.Lock()
 
     def encode(self, value: object) -> list[Any]:
         return Encoder(self._handles)(value)
@@ -108,19 +116,29 @@ class Host:
             job.__signature__ = signature  # type: ignore[attr-defined]
         return job
 
+    def queue_class(self) -> type | BaseException:
+        """The answer's JobQueue, imported on first use (or why the import failed)."""
+        with self._import_lock:
+            if self._queue_class is None:
+                self._queue_class = import_queue_class(self._module)
+            return self._queue_class
+
     def _serve(self, op: str, body: Any) -> Any:
         if op == "new":
-            self.imported.wait()
-            if isinstance(self._queue_class, BaseException):
-                return {"raised": self.encode(self._queue_class)}
+            queue_class = self.queue_class()
+            if isinstance(queue_class, BaseException):
+                return {"raised": self.encode(queue_class)}
             try:
-                queue = self._queue_class(*self.decode(body["args"]),
-                                          **self.decode(body["kwargs"]))
+                queue = queue_class(*self.decode(body["args"]), **self.decode(body["kwargs"]))
             except Exception as exc:
                 return {"raised": self.encode(exc)}
             return {"ok": self.encode(queue)}
         if op == "batch":
             return [self._one(call) for call in body]
+        if op == "inside":
+            with self.auditor.tolerating(audit.TRACE_EVENTS):
+                return run_inside(str(body["check"]), str(body["support"]), self._module,
+                                  self.candidate_dir)
         if op == "close":
             self.closed.set()
             return None
@@ -152,20 +170,43 @@ class Host:
             return {"raised": self.encode(exc)}
 
 
+def import_queue_class(module: str) -> type | BaseException:
+    """`module.JobQueue`, or the exception that says why it could not be had. At L5 the
+    answer is a package named `queue`: the standard library's, if something imported it
+    already, must not stand in for it."""
+    if module == "queue":
+        sys.modules.pop("queue", None)
+    try:
+        return importlib.import_module(module).JobQueue  # type: ignore[no-any-return]
+    except BaseException as exc:  # the answer's own failure (SystemExit included)
+        return ImportError(f"importing {module} failed: {type(exc).__name__}: {exc}")
+
+
+def run_inside(check: str, support_dir: str, module: str,
+               candidate_dir: str) -> dict[str, Any]:
+    """Run one inside check of the suites' support module, beside the candidate. Tracing
+    is not voided meanwhile: the L5 check profiles the candidate's calls itself."""
+    if support_dir not in sys.path:
+        sys.path.append(support_dir)  # after the candidate's directory, as in a test
+    try:
+        support = importlib.import_module("strict_support")
+        answer = support.run_inside_check(check, module, candidate_dir)
+    except BaseException as exc:
+        return {"ok": False, "message": f"the check could not run: {type(exc).__name__}: {exc}"}
+    if not isinstance(answer, dict):
+        return {"ok": False, "message": "the check gave no verdict"}
+    return {"ok": answer.get("ok") is True, "message": str(answer.get("message", ""))[:2000]}
+
+
 def main(argv: list[str]) -> int:
     fd, candidate_dir = int(argv[0]), argv[1]
     module = argv[2] if len(argv) > 2 else "job_queue"
     sock = socket.socket(fileno=fd)
-    host = Host(sock)
-    host.channel.start()
-    audit.install(host.report_audit)  # before any of the answer's code runs
+    host = Host(sock, module=module)
+    host.candidate_dir = candidate_dir
+    sys.addaudithook(host.auditor)  # before any of the answer's code runs
     sys.path.insert(0, candidate_dir)
-    try:
-        host._queue_class = importlib.import_module(module).JobQueue
-    except BaseException as exc:  # the answer's own failure (SystemExit included)
-        host._queue_class = ImportError(f"importing {module} failed: "
-                                        f"{type(exc).__name__}: {exc}")
-    host.imported.set()
+    host.channel.start()
     while not host.closed.wait(0.5):
         if host.channel.closed:
             break

@@ -35,12 +35,24 @@ class CallFailed(RuntimeError):
     """The other side's handler raised; the message says what."""
 
 
-class _Waiter:
-    __slots__ = ("answer", "done")
+class Waiter:
+    """One call in flight: `done` is set when its answer came or the channel closed;
+    `on_done` (if given) is called then, from the thread that set it."""
 
-    def __init__(self) -> None:
+    __slots__ = ("answer", "call_id", "done", "on_done", "op")
+
+    def __init__(self, op: str, on_done: Callable[[], None] | None = None) -> None:
+        self.op = op
+        self.call_id = 0
         self.done = threading.Event()
         self.answer: dict[str, Any] | None = None
+        self.on_done = on_done
+
+    def settle(self, answer: dict[str, Any] | None) -> None:
+        self.answer = answer
+        self.done.set()
+        if self.on_done is not None:
+            self.on_done()
 
 
 class Channel:
@@ -50,7 +62,7 @@ class Channel:
         self._name = name
         self._send_lock = threading.Lock()
         self._lock = threading.Lock()
-        self._waiters: dict[int, _Waiter] = {}
+        self._waiters: dict[int, Waiter] = {}
         self._next_id = 0
         self._closed = threading.Event()
         self.close_reason = ""
@@ -68,20 +80,38 @@ class Channel:
     def call(self, op: str, body: Any, timeout: float | None = None) -> Any:
         """Call the other side and wait for its answer (ChannelClosed, CallFailed,
         TimeoutError)."""
-        waiter = _Waiter()
+        waiter = self.begin(op, body)
+        try:
+            if not waiter.done.wait(timeout):
+                raise TimeoutError(f"{op}: no answer in {timeout} s")
+        finally:
+            self.forget(waiter)
+        return self.result(waiter)
+
+    def begin(self, op: str, body: Any,
+              on_done: Callable[[], None] | None = None) -> Waiter:
+        """Send a call and return at once; wait on the waiter, then `result(waiter)`."""
+        waiter = Waiter(op, on_done)
         with self._lock:
             if self._closed.is_set():
                 raise ChannelClosed(self.close_reason or "closed")
             self._next_id += 1
-            call_id = self._next_id
-            self._waiters[call_id] = waiter
+            waiter.call_id = self._next_id
+            self._waiters[waiter.call_id] = waiter
         try:
-            self._send({"id": call_id, "op": op, "body": body})
-            if not waiter.done.wait(timeout):
-                raise TimeoutError(f"{op}: no answer in {timeout} s")
-        finally:
-            with self._lock:
-                self._waiters.pop(call_id, None)
+            self._send({"id": waiter.call_id, "op": op, "body": body})
+        except BaseException:
+            self.forget(waiter)
+            raise
+        return waiter
+
+    def forget(self, waiter: Waiter) -> None:
+        """Stop waiting for a call's answer (a late one is then dropped)."""
+        with self._lock:
+            self._waiters.pop(waiter.call_id, None)
+
+    def result(self, waiter: Waiter) -> Any:
+        """The answer of a settled call (ChannelClosed, CallFailed)."""
         answer = waiter.answer
         if answer is None:
             raise ChannelClosed(self.close_reason or "closed")
@@ -97,7 +127,7 @@ class Channel:
             self._closed.set()
             waiters = list(self._waiters.values())
         for waiter in waiters:
-            waiter.done.set()  # answer None: ChannelClosed
+            waiter.settle(None)  # answer None: ChannelClosed
         with contextlib.suppress(OSError):
             self._sock.shutdown(socket.SHUT_RDWR)
 
@@ -152,11 +182,10 @@ class Channel:
                                  name=f"{self._name}-call-{call_id}").start()
                 continue
             with self._lock:
-                waiter = self._waiters.get(call_id)
+                waiter = self._waiters.pop(call_id, None)
             if waiter is None:
                 continue  # an answer that came after its caller gave up
-            waiter.answer = frame
-            waiter.done.set()
+            waiter.settle(frame)
 
     def _serve(self, call_id: int, frame: dict[str, Any]) -> None:
         try:

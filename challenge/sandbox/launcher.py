@@ -3,14 +3,16 @@
     python3 -I /work/_runner/launcher.py RUNNER [ARG ...]
 
 Runs as uid 0 with only CAP_SETUID, CAP_SETGID and CAP_KILL and never runs candidate code.
-It reads the report key from /work/.key (root's, mode 0400) and deletes it, empties its
-environment, and starts RUNNER (the trusted side) under TRUSTED_UID with one end of a
+It empties its environment, starts the host spawner (host_spawner.py, which forks candidate
+hosts and never sees the key), reads the report key from /work/.key (root's, mode 0400) and
+deletes it, and starts RUNNER (the trusted side) under TRUSTED_UID with one end of a
 socketpair on fd 3. Then it serves the runner's requests on that socketpair (one JSON
 object per SOCK_SEQPACKET message):
 
     {"op": "spawn", "slot": k, "dir": D, "module": M}  + one fd (the test's channel end)
-        -> {"pid": p}: a candidate host (candidate_host.py) on D/M under slot k's uid, in
-           a new session and a fresh directory of its own, with that fd as its only one
+        -> {"pid": p}: a candidate host (candidate_host.py, forked by the spawner) on D/M
+           under slot k's uid, in a new session and a fresh directory of its own, with that
+           fd as its only one
     {"op": "sweep", "slot": k} -> {"survivors": n}: every task of slot k's uid killed
     {"op": "report", "body": TEXT} -> {"ok": true}, and prints on stdout
         JQBENCH-REPORT <hex HMAC-SHA256 of TEXT under the key> TEXT
@@ -31,13 +33,13 @@ import sys
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path[:0] = [HERE]
-from uids import TRUSTED_UID, candidate_uid, drop_to, own_dir, sweep  # noqa: E402
+from host_spawner import Spawner  # noqa: E402
+from uids import TRUSTED_UID, candidate_uid, drop_to, sweep  # noqa: E402
 
 sys.path.remove(HERE)
 
 MARKER = "JQBENCH-REPORT"
 KEY_PATH = "/work/.key"
-CANDIDATE_HOST = os.path.join(HERE, "candidate_host.py")
 PYTHON = sys.executable or "/usr/bin/python3"
 MESSAGE_LIMIT = 1 << 24
 MAX_FDS = 4
@@ -68,31 +70,10 @@ def report_line(key: bytes, body: str) -> str:
     return f"{MARKER} {sign(key, body)} {body}"
 
 
-def _close_other_fds(keep: int) -> None:
-    os.closerange(0, keep)
-    os.closerange(keep + 1, 1 << 16)
-
-
-def _exec_as(uid: int, workdir: str, channel_fd: int, argv: list[str]) -> None:
-    """In a fresh child: become `uid`, work in a directory of its own, keep only the
-    channel (as fd 3) and /dev/null as stdin/stdout/stderr-less fds, exec argv."""
-    os.setsid()
-    drop_to(uid)
-    home = own_dir(workdir)
-    os.chdir(home)
-    os.dup2(channel_fd, 3)
-    _close_other_fds(3)
-    null = os.open(os.devnull, os.O_RDWR)
-    for fd in (0, 1, 2):
-        os.dup2(null, fd)
-    if null > 3:
-        os.close(null)
-    os.execve(argv[0], argv, {**SAFE_ENV, "HOME": home, "TMPDIR": home})
-
-
 class Launcher:
-    def __init__(self, key: bytes, runner_argv: list[str]) -> None:
+    def __init__(self, key: bytes, runner_argv: list[str], spawner: Spawner) -> None:
         self._key = key
+        self._spawner = spawner
         self._runner_argv = runner_argv
         self._slots_used: set[int] = set()
         self._spawned = 0
@@ -120,13 +101,7 @@ class Launcher:
         self._slots_used.add(slot)
         self._spawned += 1
         workdir = f"/tmp/candidate-{slot}-{self._spawned}"
-        pid = os.fork()
-        if pid == 0:
-            try:
-                _exec_as(uid, workdir, fd, [PYTHON, "-I", CANDIDATE_HOST, "3", folder, module])
-            finally:
-                os._exit(127)
-        return pid
+        return self._spawner.spawn(uid, workdir, fd, folder, module)
 
     def handle(self, request: dict[str, object], fds: list[int]) -> dict[str, object]:
         op = request.get("op")
@@ -170,6 +145,7 @@ class Launcher:
 
     def finish(self) -> None:
         """Sweep every slot used and kill whatever is left of the runner."""
+        self._spawner.close()
         for slot in sorted(self._slots_used):
             sweep(candidate_uid(slot))
         sweep(TRUSTED_UID)
@@ -193,12 +169,13 @@ def main(argv: list[str]) -> int:
     if not argv:
         print("usage: launcher.py RUNNER [ARG ...]", file=sys.stderr)
         return 2
-    key = take_key()
     os.environ.clear()
     os.environ.update(SAFE_ENV)
+    spawner = Spawner()  # before the key is read: no host inherits memory that held it
+    key = take_key()
     for signum in IGNORED_SIGNALS:
         signal.signal(signum, signal.SIG_IGN)
-    launcher = Launcher(key, argv)
+    launcher = Launcher(key, argv, spawner)
     sock = launcher.start_runner()
     try:
         launcher.serve(sock)

@@ -11,7 +11,11 @@ looking at a job id (`Pending`). A test thread's consecutive calls thus reach th
 quickly as in the original, where the woken worker thread waited for the GIL meanwhile.
 
 Jobs the test passes run here, in the test's process, when the candidate calls their stubs:
-whatever a test judges about them is observed on this side with this side's clock.
+whatever a test judges about them is observed on this side with this side's clock. A job
+called while the batch that added it is still unanswered waits for that answer; if it does
+not come within SYNC_GRACE_S, the queue ran the job inside `add_job`, and the job runs in
+the test thread that is waiting for the batch: in the thread that called `add_job`, as in
+the original (the strict suites judge "asynchronously" by that thread).
 """
 
 import contextlib
@@ -33,6 +37,9 @@ except ImportError:
 _real_sleep = time.sleep
 ORDER_WAIT_S = 0.05
 """How long a job waits for the one the queue called before it to begin."""
+SYNC_GRACE_S = 2.0
+"""How long a job called during the batch that added it waits for that batch's answer
+before it counts as run inside `add_job` (far above a busy machine's round trip)."""
 _sessions: list["Session"] = []
 
 
@@ -104,11 +111,14 @@ class Session:
     def __init__(self, sock: socket.socket) -> None:
         self._handles = Handles()
         self._lock = threading.RLock()
-        self._batch: list[tuple[dict[str, Any], Pending]] = []
+        self._batch: list[tuple[dict[str, Any], Pending, set[int]]] = []
         self.audit_voids: list[str] = []
+        """Voiding audit events the candidate host reported: a pass is void if any."""
         self._order = threading.Condition()
         self._next_order = 0
-        """Voiding audit events the candidate host reported: a pass is void if any."""
+        self._wake = threading.Condition()
+        self._inflight: _InFlight | None = None
+        self._handoffs: list[_Handoff] = []
         self.channel = Channel(sock, self._serve, name="test").start()
         _sessions.append(self)
 
@@ -136,7 +146,8 @@ class Session:
             self.flush()  # an argument waits on this very batch
         with self._lock:
             pending = Pending(self)
-            self._batch.append((self._call_body(queue, method, args, kwargs), pending))
+            jobs = {id(v) for v in (*args, *kwargs.values()) if callable(v)}
+            self._batch.append((self._call_body(queue, method, args, kwargs), pending, jobs))
             return pending
 
     def call_now(self, queue: Handle, method: str, args: tuple[Any, ...],
@@ -149,9 +160,10 @@ class Session:
             batch, self._batch = self._batch, []
             if not batch:
                 return
-            answers = self.channel.call("batch", [body for body, _ in batch])
+            jobs = set().union(*(ids for _, _, ids in batch))
+            answers = self._send_batch([body for body, _, _ in batch], jobs)
             first_error: BaseException | None = None
-            for (_, pending), answer in zip(batch, answers, strict=True):
+            for (_, pending, _), answer in zip(batch, answers, strict=True):
                 try:
                     pending._settle(self._outcome(answer), None)
                 except Exception as exc:
@@ -159,6 +171,36 @@ class Session:
                     first_error = first_error or exc
         if first_error is not None:
             raise first_error
+
+    def _send_batch(self, bodies: list[dict[str, Any]], jobs: set[int]) -> Any:
+        """Send one batch and wait for its answer, running meanwhile the jobs the queue ran
+        inside it (handed over by `_run_job`)."""
+        waiter = self.channel.begin("batch", bodies, on_done=self._notify)
+        inflight = _InFlight(waiter, jobs)
+        with self._wake:
+            self._inflight = inflight
+        try:
+            while True:
+                with self._wake:
+                    self._wake.wait_for(lambda: waiter.done.is_set() or self._handoffs)
+                    handoffs, self._handoffs = self._handoffs, []
+                    if not handoffs:
+                        break
+                for handoff in handoffs:
+                    handoff.run()
+        finally:
+            with self._wake:
+                self._inflight = None
+                for handoff in self._handoffs:  # cannot be: our batch is answered
+                    handoff.run()
+                self._handoffs.clear()
+                self._wake.notify_all()
+            self.channel.forget(waiter)
+        return self.channel.result(waiter)
+
+    def _notify(self) -> None:
+        with self._wake:
+            self._wake.notify_all()
 
     def _outcome(self, answer: dict[str, Any]) -> Any:
         if "raised" in answer:
@@ -178,11 +220,41 @@ class Session:
             raise TypeError("not a job")
         args, kwargs = self.decode(body["args"]), self.decode(body["kwargs"])
         self._await_turn(body.get("order"))
+        handoff = self._handoff_if_inside(fn, args, kwargs)
+        if handoff is not None:
+            handoff.done.wait()
+            return handoff.answer
+        return self._run_job(fn, args, kwargs)
+
+    def _run_job(self, fn: Any, args: Any, kwargs: Any) -> dict[str, Any]:
         try:
             result = fn(*args, **kwargs)
         except Exception as exc:
             return {"raised": self.encode(exc)}
         return {"ok": self.encode(result)}
+
+    def _handoff_if_inside(self, fn: Any, args: Any, kwargs: Any) -> "_Handoff | None":
+        """If `fn` was added by the batch in flight and that batch stays unanswered for
+        SYNC_GRACE_S, hand the job to the test thread waiting for the batch."""
+        with self._wake:
+            inflight = self._inflight
+            if inflight is None or id(fn) not in inflight.jobs:
+                return None
+            answered = self._wake.wait_for(
+                lambda: self._inflight is not inflight or inflight.waiter.done.is_set(),
+                SYNC_GRACE_S)
+            if answered:
+                return None
+            handoff = _Handoff(lambda: self._run_job(fn, args, kwargs))
+            self._handoffs.append(handoff)
+            self._wake.notify_all()
+            return handoff
+
+    def inside(self, check: str, support_dir: str) -> dict[str, Any]:
+        """Run one inside check in the candidate host (strict_support.run_inside_check)."""
+        self.flush()
+        answer = self.channel.call("inside", {"check": check, "support": support_dir})
+        return answer if isinstance(answer, dict) else {"ok": False, "message": "no verdict"}
 
     def _await_turn(self, order: object) -> None:
         """Begin jobs in the order the queue called their stubs (in one process, the job's
@@ -204,6 +276,33 @@ class Session:
         self.channel.close()
         if self in _sessions:
             _sessions.remove(self)
+
+
+class _InFlight:
+    """The batch being answered, and the ids of the job functions it passes."""
+
+    __slots__ = ("jobs", "waiter")
+
+    def __init__(self, waiter: Any, jobs: set[int]) -> None:
+        self.waiter = waiter
+        self.jobs = jobs
+
+
+class _Handoff:
+    """A job the queue ran inside `add_job`, to be run by the test thread that waits."""
+
+    __slots__ = ("answer", "done", "job")
+
+    def __init__(self, job: Any) -> None:
+        self.job = job
+        self.answer: dict[str, Any] = {}
+        self.done = threading.Event()
+
+    def run(self) -> None:
+        try:
+            self.answer = self.job()
+        finally:
+            self.done.set()
 
 
 def queue_class(session: Session) -> type:
@@ -228,9 +327,23 @@ def _sleep(seconds: float) -> None:
     _real_sleep(seconds)
 
 
-def install(session: Session, module: str = "job_queue") -> None:
-    """Make `import job_queue` give the proxy, and `time.sleep` send gathered calls first."""
+LINK_MODULE = "sandbox_link"
+"""Module through which a suite runs an inside check: `sandbox_link.inside(check)`."""
+
+
+def install(session: Session, module: str = "job_queue", support_dir: str = "") -> None:
+    """Make `import <module>` give the proxy, `import sandbox_link` the way to inside checks,
+    and `time.sleep` send gathered calls first."""
     proxy = types.ModuleType(module)
     proxy.JobQueue = queue_class(session)  # type: ignore[attr-defined]
     sys.modules[module] = proxy
+    link = types.ModuleType(LINK_MODULE)
+
+    def inside(check: str) -> str | None:
+        """Run `check` inside the candidate's process; the problem it found, or None."""
+        answer = session.inside(check, support_dir)
+        return None if answer.get("ok") is True else str(answer.get("message") or "failed")
+
+    link.inside = inside  # type: ignore[attr-defined]
+    sys.modules[LINK_MODULE] = link
     time.sleep = _sleep

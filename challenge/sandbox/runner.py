@@ -1,53 +1,52 @@
-"""The sandbox's test runner: runs /work/plan.json and prints one authenticated report line.
+"""The sandbox's test runner: runs /work/plan.json and hands one report to the launcher.
 
-    python3 /work/_runner/runner.py /work/plan.json [--budget-s SECONDS]
+    python3 -I /work/_runner/launcher.py /work/_runner/runner.py /work/plan.json [--budget-s S]
 
-It runs inside the throwaway container (Python 3.11, stdlib + pytest 7.2.1, uid 1000) and
-never imports candidate code. Each planned test runs in its own fresh child process, forked
-by a zygote (zygote.py) that is a separate interpreter; scheduler.py runs up to
-`max_parallel` of them and collects each outcome from a pipe it created for that test.
-At the end it prints exactly one line on stdout:
+The root launcher (launcher.py) starts this runner under the trusted uid with one socketpair
+(fd 3) to itself. The runner never imports candidate code. Each planned test runs in its own
+fresh child process, forked by a zygote (zygote.py, a separate interpreter); scheduler.py runs
+up to `max_parallel` of them, asks the launcher for a candidate host per test (the answer,
+imported by candidate_host.py in a process and uid of its own: slot k's uid 61000+k), hands
+the test its end of their socketpair, collects each outcome from a pipe it created for that
+test, and has the launcher sweep the slot's uid when the test ends. At the end it sends the
+report to the launcher, which signs it (HMAC-SHA256 under a key only it holds) and prints
 
-    JQBENCH-REPORT <nonce> {"python": "3.11.2", "pytest": "7.2.1", "tampered": [],
-                            "tests": [{profile, id, outcome, duration_s, message, output}]}
+    JQBENCH-REPORT <hmac> {"python": "3.11.2", "pytest": "7.2.1", "tampered": [],
+                           "tests": [{profile, id, outcome, duration_s, message, output}]}
 
-with every planned test once, in plan order. `<nonce>` is read from /work/.nonce (beside
-the plan) and that file is deleted before anything else runs; the host trusts only the line
-carrying it. `--budget-s` stops the run in time for the report: tests still running then are
-killed and, like tests not yet started, reported as errors.
+with every planned test once, in plan order. `--budget-s` stops the run in time for the
+report: tests still running then are killed and, like tests not yet started, are errors.
 
-Threat model. The candidate's code is hostile or broken and runs as the same uid as this
-runner, in test children only. Guarded (none of these can produce a pass, and the other
-tests are still reported):
-- exiting at import or mid-test (sys.exit, os._exit(0), segfault, SIGKILL to itself): a test
-  passes only on a result line its child writes after pytest itself returned OK with setup,
-  call and teardown of that very test passed; no line means `error`.
-- forging the report: test output goes to a per-test pipe, never our stdout; a line written
-  to the container's stdout by other means lacks the nonce, which no test process can learn
-  (it is read and deleted before any test starts, the zygote is a fresh interpreter that never
-  sees it, and this process makes itself non-dumpable so /proc/<pid>/mem, environ, fd and
-  ptrace are closed to same-uid processes).
-- writing files: nothing is read back from /work after start-up (no report files); the
-  zygote is respawned from source held in memory; every file the bundle put in /work is
-  hashed at start and re-checked after each test and at the end; if one changed, no test of
-  the run is reported as passed ("tampered").
-- forks, fork bombs within the pids limit, stray processes and threads: each test has its own
-  session, killed when the test ends; the runner and zygote are child subreapers, so orphans
-  are reaped (no zombie piles eating the pids limit) and killed before the report; a fork that
-  fails for lack of pids is retried until the test's deadline.
-- memory exhaustion: test processes have oom_score_adj 1000, so the kernel kills them rather
-  than the runner; such a test is an `error` that says "out of memory".
-- hangs and never-ending threads: per-test timeout (the session is SIGKILLed), then os._exit.
-- closing or dup2-ing fds 0/1/2, junk on the result pipe, killing or stopping the parent
-  (the zygote): results travel on pipes straight to this process, and a killed zygote is
-  replaced (at most a few times).
-Out of scope (bounded by the container, not prevented here): code written to attack this
-harness on purpose - monkeypatching pytest inside its own test process, or forging its own
-result line with the token it can dig out of its memory; attaching (ptrace, /proc/<pid>/fd)
-to the zygote or to other test processes, which share its uid, to forge their lines; killing
-or stopping this runner (kill(-1, SIGKILL) can: then no report carries the nonce and every
-test is an `error`, never a pass). The container's limits (read-only root, no network, no
-capabilities, pids, memory, wall clock) bound what any of that can do.
+Threat model (docs/trust-boundary.md). The candidate's code is hostile or broken. It runs only
+in candidate hosts, each under a candidate uid, which own nothing they could use: /work is
+root's (mode 0755), the key file was root's (0400) and is deleted before anything starts, and
+processes of other uids cannot be signalled, traced or read (memory, fds, environment). What
+a test judges is decided on the trusted side: the test calls the queue through a proxy
+(proxy.py) and only tagged plain data crosses (wire.py), never pickles; job functions stay on
+the trusted side (the candidate gets stubs that call back), so which job ran, when, with which
+arguments and in what order is observed with the trusted clock. Guarded:
+- forging the verdict: pytest, the suites, the zygote and the runner run under the trusted uid
+  and never run candidate code; patching them, tracing them or reading their memory needs
+  that uid. pytest runs with --noconftest, and /work is not writable by candidates (no new
+  conftest.py, no swapped suite).
+- forging or stealing the report: the key lives in the launcher only (no argv, environment or
+  file after start-up); a line printed by other means lacks a valid HMAC.
+- values that lie (an `__eq__` that is always True), fake clocks (time is read on the
+  trusted side), a synchronous queue posing as asynchronous (a job run inside add_job runs in
+  the calling test thread on the trusted side too).
+- leftovers: a candidate uid is swept (kill(-1, SIGKILL) as that uid until /proc shows no
+  task of it, zombie-looking thread groups included) after its test; a pass is void if any
+  task survives, and the slot is used again only when none did.
+- exiting, crashing, hanging, forking, fork bombs within the pids limit, memory exhaustion
+  (candidate hosts have oom_score_adj 1000), closing or dup2-ing fds: the candidate host dies
+  or hangs, and the test fails or times out; the test's own process is trusted code.
+What remains (small): the inside checks (strict L4's guarded writes, strict L5's import,
+core and own-modules checks: 5 tests) run beside the candidate and trust what they see there;
+an audit hook voids the known ways to tamper with them (ctypes, gc walks, other threads'
+frames, tracing, /proc/*/mem|fd|environ), but an answer written against them could still
+forge them by plain Python (e.g. replacing a function of the check's module). A candidate
+can also spend its CPU share and memory to slow tests that run beside it (bounded by the
+container's cpu shares, pids and memory limits) and can read the suites (they are no secret).
 """
 
 import contextlib
@@ -61,13 +60,13 @@ import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.dont_write_bytecode = True  # leave /work exactly as the host wrote it
+sys.path[:0] = [HERE]  # started with -I: our directory is not on the path by itself
 
-from scheduler import Scheduler  # noqa: E402 - from our own directory, loaded before tests run
+from launcher_link import LauncherLink  # noqa: E402 - from our own directory
+from scheduler import Scheduler  # noqa: E402
 
-# Nothing is imported from our directory (writable by test code) after this point.
 sys.path[:] = [p for p in sys.path if p not in ("", HERE)]
 
-MARKER = "JQBENCH-REPORT"
 PR_SET_DUMPABLE = 4
 PR_SET_CHILD_SUBREAPER = 36
 #: Signals a candidate could send us; ignoring them leaves only SIGKILL/SIGSTOP.
@@ -75,16 +74,6 @@ IGNORED_SIGNALS = (signal.SIGHUP, signal.SIGINT, signal.SIGQUIT, signal.SIGTERM,
                    signal.SIGUSR1, signal.SIGUSR2, signal.SIGALRM, signal.SIGTSTP,
                    signal.SIGTTIN, signal.SIGTTOU, signal.SIGPIPE, signal.SIGXCPU,
                    signal.SIGXFSZ)
-
-
-def take_nonce(path: str) -> str:
-    """Read the report nonce and delete its file, so no test process can read it later."""
-    with open(path) as handle:
-        nonce = handle.read().strip()
-    os.unlink(path)
-    if not nonce or not nonce.isalnum():
-        raise ValueError("the nonce file is empty or malformed")
-    return nonce
 
 
 def harden() -> None:
@@ -203,13 +192,13 @@ def main(argv: list[str]) -> int:
     started = time.monotonic()
     plan_path, budget = _parse_args(argv)
     root = os.path.dirname(os.path.abspath(plan_path))
-    nonce = take_nonce(os.path.join(root, ".nonce"))
+    link = LauncherLink()
     harden()
     with open(os.path.join(HERE, "zygote.py")) as handle:
         zygote_source = handle.read()
     with open(plan_path) as handle:
         plan = json.load(handle)
-    facts = snapshot(root)  # the nonce file is gone already
+    facts = snapshot(root)  # the key file is gone already
     tampered: list[str] = []
 
     def after_test(_run) -> None:
@@ -220,6 +209,7 @@ def main(argv: list[str]) -> int:
     scheduler = Scheduler(
         plan, root, zygote_source, on_finished=after_test,
         budget_deadline=None if budget is None else started + budget,
+        link=link, runner_dir=HERE,
     )
     try:
         outcomes = scheduler.run()
@@ -230,15 +220,13 @@ def main(argv: list[str]) -> int:
     if log:
         print(log, file=sys.stderr)
     report = build_report(sys.version.split()[0], scheduler.pytest_version, outcomes, tampered)
-    line = f"{MARKER} {nonce} {json.dumps(report)}\n"
-    sys.stdout.write(line)
-    sys.stdout.flush()
+    link.report(json.dumps(report))  # the launcher signs and prints it
     return 0
 
 
 if __name__ == "__main__":
     try:
         sys.exit(main(sys.argv[1:]))
-    except (OSError, ValueError) as exc:
+    except (OSError, ValueError, RuntimeError) as exc:
         print(f"runner: {exc}", file=sys.stderr)
         sys.exit(2)

@@ -107,6 +107,10 @@ class TestRun:
     spawn_error: str | None = None
     timed_out: bool = False
     oom_before: int | None = None
+    slot: int | None = None
+    """The candidate slot (uid) of the test's candidate host, until it is swept."""
+    survivors: int = 0
+    """Tasks of the candidate's uid that outlived the sweep after the test (a pass is void)."""
     outcome: dict | None = None
 
     def parsed(self) -> dict | None:
@@ -135,7 +139,7 @@ class Scheduler:
 
     def __init__(self, plan: dict, root: str, zygote_source: str, *,
                  budget_deadline: float | None = None,
-                 on_finished=None) -> None:
+                 on_finished=None, link=None, runner_dir: str | None = None) -> None:
         self.tests: list[dict] = list(plan["tests"])
         self.root = root
         self.timeout_s = float(plan.get("test_timeout_s", 60.0))
@@ -146,6 +150,10 @@ class Scheduler:
         self.on_finished = on_finished or (lambda run: None)
         self.runs = [TestRun(i, t, secrets.token_hex(16), TailBuffer(self.output_cap))
                      for i, t in enumerate(self.tests)]
+        self.link = link
+        """The launcher (launcher_link.LauncherLink): candidate hosts and sweeps."""
+        self.runner_dir = runner_dir
+        self.free_slots = list(range(self.max_parallel))
         self.pending = list(range(len(self.runs)))
         self.running: dict[int, TestRun] = {}
         self.by_pid: dict[int, TestRun] = {}
@@ -184,7 +192,8 @@ class Scheduler:
         try:
             pid = os.posix_spawn(
                 sys.executable,
-                [sys.executable, "-I", "-c", self.zygote_source, str(child.fileno())],
+                [sys.executable, "-I", "-c", self.zygote_source, str(child.fileno()),
+                 *([self.runner_dir] if self.runner_dir else [])],
                 env,
                 file_actions=[
                     (os.POSIX_SPAWN_OPEN, 0, os.devnull, os.O_RDONLY, 0),
@@ -248,22 +257,35 @@ class Scheduler:
         if self.budget_deadline is not None:
             deadline = min(deadline, self.budget_deadline)
         spec = run.spec
+        candidate = spec.get("candidate")
         message = {
             "op": "run", "index": run.index, "token": run.token,
             "cwd": os.path.normpath(os.path.join(self.root, spec["cwd"])),
             "file": spec["file"], "function": spec["function"], "deadline": deadline,
             "nice": int(spec.get("cpu_nice", 0)),
+            "proxy_as": candidate["proxy_as"] if candidate else None,
         }
-        try:
-            socket.send_fds(self.zygote_sock, [json.dumps(message).encode()],
-                            [result_w, output_w])
-        except OSError:
+        fds = [result_w, output_w]
+        channel = self._candidate_host(run, candidate) if candidate else None
+        if channel is not None:
+            fds.append(channel.fileno())
+        elif candidate:  # no candidate host: the test cannot run
             for fd in (result_r, result_w, output_r, output_w):
                 _close(fd)
+            self._not_run(run.index, run.spawn_error or "no candidate host")
+            return True
+        try:
+            socket.send_fds(self.zygote_sock, [json.dumps(message).encode()], fds)
+        except OSError:
+            for fd in (result_r, output_r):
+                _close(fd)
+            self._sweep(run)
             return False
         finally:
             _close(result_w)
             _close(output_w)
+            if channel is not None:
+                channel.close()
         for fd in (result_r, output_r):
             os.set_blocking(fd, False)
         run.result_r, run.output_r = result_r, output_r
@@ -273,6 +295,50 @@ class Scheduler:
         self.selector.register(output_r, selectors.EVENT_READ, ("output", run))
         self.running[run.index] = run
         return True
+
+    def _candidate_host(self, run: TestRun, candidate: dict) -> socket.socket | None:
+        """Have the launcher start the test's candidate host in a free slot; the test's end
+        of their socketpair. Without a launcher (or if it refuses) the test gets no host,
+        and its suite's `import job_queue` fails: an error, never a pass."""
+        if self.link is None:
+            run.spawn_error = "not run: no launcher to start the candidate's process"
+            return None
+        if not self.free_slots:
+            run.spawn_error = ("not run: every candidate slot is held by processes that "
+                               "outlived their sweep")
+            return None
+        ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+        slot = self.free_slots.pop(0)
+        run.slot = slot
+        try:
+            self.link.spawn(slot, theirs, os.path.normpath(os.path.join(self.root,
+                                                                         candidate["dir"])),
+                            candidate["module"])
+        except Exception as exc:  # the launcher refused or is gone
+            run.spawn_error = f"could not start the candidate's process: {exc}"
+            ours.close()
+            self._sweep(run)
+            return None
+        finally:
+            theirs.close()
+        return ours
+
+    def _sweep(self, run: TestRun) -> None:
+        """Kill every task of the test's candidate uid; the slot is free again only if none
+        survived (a pass is then void)."""
+        if run.slot is None or self.link is None:
+            return
+        slot, run.slot = run.slot, None
+        try:
+            run.survivors = self.link.sweep(slot)
+        except Exception as exc:
+            print(f"runner: sweep of slot {slot} failed: {exc}", file=sys.stderr)
+            run.survivors = -1
+        if run.survivors:
+            print(f"runner: {run.survivors} task(s) of slot {slot} outlived the sweep",
+                  file=sys.stderr)
+        if run.survivors == 0:
+            self.free_slots.append(slot)
 
     def _read_result(self, run: TestRun) -> None:
         try:
@@ -387,6 +453,7 @@ class Scheduler:
         if run.output_r is not None:
             self._read_output(run)
             self._close_output(run)
+        self._sweep(run)
         run.outcome = self._outcome(run, now)
         self.running.pop(run.index, None)
         self.on_finished(run)
@@ -397,6 +464,9 @@ class Scheduler:
         parsed = run.parsed()
         if parsed is not None:
             outcome, message = parsed["outcome"], str(parsed.get("message", ""))
+            if outcome == "passed" and run.survivors:
+                outcome, message = "error", ("void: a process of the candidate outlived the "
+                                             "test's end and its sweep")
         elif run.timed_out:
             if self.budget_deadline is not None and run.deadline >= self.budget_deadline:
                 message = "killed: the sandbox's time budget ran out"
@@ -410,11 +480,20 @@ class Scheduler:
             message = self._exit_text(run)
         else:
             message = "the test process ended without reporting a result"
+        if outcome != "passed" and "out of memory" not in message and self._oom_during(run):
+            message += " (out of memory: the container's memory limit was reached)"
         return {
             "profile": spec["profile"], "id": spec["id"], "outcome": outcome,
             "duration_s": round(max(0.0, (run.result_at or now) - run.dispatched_at), 3),
             "message": message, "output": run.output.text(),
         }
+
+    @staticmethod
+    def _oom_during(run: TestRun) -> bool:
+        """Whether the kernel's OOM killer struck while the test ran (in the candidate's
+        process, most likely: it is the first the killer takes)."""
+        after = oom_kills()
+        return after is not None and run.oom_before is not None and after > run.oom_before
 
     def _exit_text(self, run: TestRun) -> str:
         status = run.exit_status or 0

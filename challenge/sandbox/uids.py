@@ -47,9 +47,10 @@ def own_dir(path: str) -> str:
     return path
 
 
-def live_tasks(uid: int, exclude: int | None = None) -> list[int]:
-    """Task ids (threads included) of `uid` that are not zombies. A thread group whose leader
-    exited shows the leader as a zombie while its other threads still run: those count."""
+def live_tasks(uid: int, exclude: int | None = None, *, running: bool = False) -> list[int]:
+    """Task ids (threads included) of `uid` that are not zombies (with `running`: nor
+    stopped). A thread group whose leader exited shows the leader as a zombie while its other
+    threads still run: those count."""
     found = []
     for name in os.listdir("/proc"):
         if not name.isdigit() or int(name) == exclude:
@@ -67,7 +68,8 @@ def live_tasks(uid: int, exclude: int | None = None) -> list[int]:
             fields = dict(line.split(":", 1) for line in status.splitlines() if ":" in line)
             state = fields.get("State", "").strip()[:1]
             uids = fields.get("Uid", "").split()
-            if state not in ("Z", "X") and uid_matches(uids, uid):
+            dead = ("Z", "X", "T", "t") if running else ("Z", "X")
+            if state not in dead and uid_matches(uids, uid):
                 found.append(int(tid))
     return found
 
@@ -77,11 +79,37 @@ def uid_matches(uids: list[str], uid: int) -> bool:
     return any(value == str(uid) for value in uids)
 
 
+def kill_tasks(uid: int) -> None:
+    """Stop, then kill, every task of `uid` that /proc shows (needs CAP_KILL): used when no
+    sweeper can be forked because that uid's processes hold every pid (a fork bomb). Killing
+    alone cannot win: each freed pid goes to the next fork; a stopped process forks no more."""
+    for _ in range(100):
+        running = live_tasks(uid, running=True)
+        if not running:
+            break
+        for tid in running:
+            with contextlib.suppress(OSError):
+                os.kill(tid, signal.SIGSTOP)
+    for tid in live_tasks(uid):
+        with contextlib.suppress(OSError):
+            os.kill(tid, signal.SIGKILL)
+
+
 def sweep(uid: int, timeout_s: float = SWEEP_TIMEOUT_S) -> int:
     """Kill every task of `uid`, from a child that becomes that uid and sends
     kill(-1, SIGKILL) (which reaches exactly the processes that uid may signal) until /proc
-    shows none; the number that survived (0: the uid may be used again)."""
-    pid = os.fork()
+    shows none; the number that survived (0: the uid may be used again). While the pids
+    limit leaves no room for that child, the tasks /proc shows are killed from here."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        try:
+            pid = os.fork()
+            break
+        except BlockingIOError:  # EAGAIN: the pids limit is reached
+            kill_tasks(uid)
+            if time.monotonic() > deadline:
+                return min(len(live_tasks(uid)), 100) or 101
+            time.sleep(0.005)
     if pid == 0:  # the sweeper: never returns
         code = 0
         try:

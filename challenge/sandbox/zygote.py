@@ -2,17 +2,19 @@
 
 Why a zygote: pytest takes ~0.3 s to import and configure; paying that once and forking
 per test keeps a 15-test level fast and the CPU quiet while tests sleep their fixed waits.
-Why a separate interpreter: the runner knows the report nonce; this process is started with
-a fresh `python3 -I -c <source>` and never learns it, so no test child (which runs candidate
-code) can find the nonce in its memory. The runner passes this file's *source* (read before
-any candidate code ran), so a candidate that rewrites /work/_runner/zygote.py cannot take
-over a respawned zygote. This file is therefore self-contained: stdlib and pytest only.
+Why a separate interpreter: the runner's own state (its selector, pipes, launcher link)
+stays out of the test children; the zygote is started with a fresh `python3 -I -c <source>`
+from source the runner read at start-up, and imports the proxy (proxy.py, channel.py,
+wire.py) from the runner's directory, which no candidate uid can write. Stdlib and pytest
+otherwise. Candidate code never runs here or in a test child: each test's queue lives in
+its candidate host, reached through the socketpair end the runner passes with the test.
 
 Protocol (a SOCK_SEQPACKET socket, fd number in argv[1]; one JSON object per message):
     zygote -> runner  {"op": "ready", "python": "3.11.2", "pytest": "7.2.1"}
     runner -> zygote  {"op": "run", "index": i, "token": t, "cwd": "/work/legacy",
                        "file": "legacy_l1.py", "function": "test_x", "deadline": mono}
-                      with two fds attached: the result pipe and the output pipe (write ends)
+                      with two or three fds attached: the result pipe and the output pipe
+                      (write ends), and the test's end of its candidate host's socketpair
     zygote -> runner  {"op": "started", "index": i, "pid": p}
                       {"op": "spawn_failed", "index": i, "error": "..."}
                       {"op": "exited", "index": i, "pid": p, "status": <raw wait status>}
@@ -20,9 +22,11 @@ Protocol (a SOCK_SEQPACKET socket, fd number in argv[1]; one JSON object per mes
 
 Each child: new session (so the whole tree of the test can be killed), oom_score_adj 1000
 (the kernel's OOM killer takes a test before the runner), stdin /dev/null, stdout and stderr
-on the output pipe, every other fd closed. It runs pytest on exactly `file::function` and
-reports "passed" only if setup, call and teardown of that very test passed and pytest
-itself returned OK; then it leaves with os._exit so stray threads cannot keep it alive.
+on the output pipe, every other fd but its channel closed. It installs the proxy as the
+suite's `job_queue` (or `candidate_queue` at L5), runs pytest (--noconftest) on exactly
+`file::function` and reports "passed" only if setup, call and teardown of that very test
+passed, pytest itself returned OK and the candidate's audit hook reported no voiding event;
+then it leaves with os._exit so stray threads cannot keep it alive.
 """
 
 import contextlib
@@ -51,10 +55,13 @@ IGNORED_SIGNALS = (signal.SIGHUP, signal.SIGINT, signal.SIGQUIT, signal.SIGTERM,
 FORK_RETRY_PAUSE_S = 0.05
 MESSAGE_LIMIT = 3000
 """Bytes of the failure message a child reports; keeps the result line below PIPE_BUF."""
-PYTEST_ARGS = ("-q", "-p", "no:cacheprovider", "-c", os.devnull, "--color=no", "--tb=short")
+PYTEST_ARGS = ("-q", "-p", "no:cacheprovider", "-c", os.devnull, "--color=no", "--tb=short",
+               "--noconftest")
 
 # Set by the child after fork so that `main` never resumes in a child.
 _IN_CHILD = False
+# The proxy module (proxy.py), imported from the runner's directory by `main`.
+_proxy = None
 
 
 def _prctl(option: int, value: int) -> None:
@@ -165,7 +172,25 @@ def _report(fd: int, token: str, outcome: str, message: str) -> None:
         data = data[os.write(fd, data):]
 
 
-def _child(spec: dict, result_fd: int, output_fd: int) -> None:
+def _connect(spec: dict, channel_fd: int | None):
+    """The test's session with its candidate host, installed as the suites' `job_queue`
+    (or `candidate_queue` at L5) before pytest imports the suite; None without a host."""
+    if channel_fd is None or _proxy is None:
+        return None
+    session = _proxy.Session(socket.socket(fileno=channel_fd))
+    _proxy.install(session, spec.get("proxy_as") or "job_queue", support_dir=spec["cwd"])
+    return session
+
+
+def _voided(session, outcome: str, message: str) -> tuple[str, str]:
+    """A pass is void if the candidate's audit hook reported a voiding event."""
+    voids = list(session.audit_voids) if session is not None else []
+    if outcome == "passed" and voids:
+        return "error", "void: the candidate's process did what no honest queue does: " + voids[0]
+    return outcome, message
+
+
+def _child(spec: dict, result_fd: int, output_fd: int, channel_fd: int | None) -> None:
     """Runs in the forked child; never returns (os._exit)."""
     global _IN_CHILD
     _IN_CHILD = True
@@ -188,9 +213,10 @@ def _child(spec: dict, result_fd: int, output_fd: int) -> None:
         os.dup2(output_fd, 1)
         os.dup2(output_fd, 2)
         for fd in _open_fds():
-            if fd > 2 and fd != result_fd:
+            if fd > 2 and fd not in (result_fd, channel_fd):
                 _close(fd)
-        outcome, message = _run_test(spec)
+        session = _connect(spec, channel_fd)
+        outcome, message = _voided(session, *_run_test(spec))
         for stream in (sys.stdout, sys.stderr):
             with contextlib.suppress(BaseException):  # the candidate may have replaced them
                 stream.flush()
@@ -272,12 +298,12 @@ class Zygote:
 
     def spawn(self, spec: dict, fds: list[int]) -> None:
         index = spec["index"]
-        if len(fds) != 2:
+        if len(fds) not in (2, 3):
             for fd in fds:
                 _close(fd)
             _send(self.sock, {"op": "spawn_failed", "index": index, "error": "bad request"})
             return
-        result_fd, output_fd = fds
+        result_fd, output_fd, channel_fd = (*fds, None)[:3]
         sys.stdout.flush()
         sys.stderr.flush()
         while True:
@@ -286,17 +312,17 @@ class Zygote:
                 break
             except BlockingIOError as exc:  # EAGAIN: the pids limit is reached
                 if time.monotonic() >= spec["deadline"]:
-                    _close(result_fd)
-                    _close(output_fd)
+                    for fd in fds:
+                        _close(fd)
                     _send(self.sock, {"op": "spawn_failed", "index": index,
                                       "error": f"fork failed: {exc} (pids limit reached)"})
                     return
                 self.reap()
                 time.sleep(FORK_RETRY_PAUSE_S)
         if pid == 0:
-            _child(spec, result_fd, output_fd)
-        _close(result_fd)
-        _close(output_fd)
+            _child(spec, result_fd, output_fd, channel_fd)
+        for fd in fds:
+            _close(fd)
         self.running[pid] = index
         _send(self.sock, {"op": "started", "index": index, "pid": pid})
 
@@ -341,8 +367,22 @@ def _warm_up() -> None:
         shutil.rmtree(folder, ignore_errors=True)
 
 
+def _import_proxy(folder: str) -> None:
+    """Load the proxy (and its channel and wire modules) from the runner's directory, which
+    no candidate can write, before any test runs."""
+    global _proxy
+    sys.path.insert(0, folder)
+    try:
+        import proxy
+    finally:
+        sys.path.remove(folder)
+    _proxy = proxy
+
+
 def main() -> None:
     sock = socket.socket(fileno=int(sys.argv[1]))
+    if len(sys.argv) > 2:
+        _import_proxy(sys.argv[2])
     os.chdir("/")
     sys.dont_write_bytecode = True  # -I ignores PYTHONDONTWRITEBYTECODE
     _prctl(PR_SET_CHILD_SUBREAPER, 1)

@@ -1,9 +1,12 @@
 """Strict L4 suite: no lost results, and the results write is guarded (judged at run time).
 
-Data for the sandbox, not part of jqbench's own tests. The candidate is `job_queue.py` in
-this directory; it is imported inside each test (never at collection), so that the guarded
-tests can import it while every lock it creates records its holders. The rule for "guarded"
-is in strict_support's docstring (L4); the source text is never read. The unmodified code of
+Data for the sandbox, not part of jqbench's own tests. The candidate is `candidate/job_queue.py`
+beside this file, served by its own process (the candidate host). no_lost_results drives it
+through the proxy, as the other suites do. The guarded tests must look inside the candidate's
+process (which locks its threads hold while they write): they run there, as inside checks
+(strict_support.run_inside_check, docs/trust-boundary.md says what they trust), and import the
+candidate while every lock it creates records its holders. The rule for "guarded" is in
+strict_support's docstring (L4); the source text is never read. The unmodified code of
 the prompt passes no_lost_results (the GIL keeps a lone dict write whole) and fails both
 guarded tests: its worker writes results without holding a lock while the test reads them.
 L4 is all or nothing: 15 points only when all three pass.
@@ -17,23 +20,11 @@ L4 is all or nothing: 15 points only when all three pass.
 
 import time
 
-from strict_support import (
-    DEADLINE_S,
-    RETRY_DEADLINE_S,
-    Attempts,
-    RecordedLocks,
-    build_watched,
-    load_candidate,
-    read_result,
-    unguarded_job_writes,
-    wait_for_results,
-    wait_until,
-    written_since,
-)
+from job_queue import JobQueue
+from sandbox_link import inside
+from strict_support import DEADLINE_S, wait_for_results
 
 JOBS = 100
-#: After the failing job's last attempt, how long the queue gets to store its failure.
-FAILURE_STORE_WINDOW_S = 3.0
 
 
 def _work(n):
@@ -41,14 +32,9 @@ def _work(n):
     return n * 2
 
 
-def _hundred_jobs(q) -> dict:
-    """Add the 100 jobs; job id -> expected result."""
-    return {q.add_job(_work, n): n * 2 for n in range(JOBS)}
-
-
 def test_no_lost_results():
-    q = load_candidate().JobQueue()
-    expected = _hundred_jobs(q)
+    q = JobQueue()
+    expected = {q.add_job(_work, n): n * 2 for n in range(JOBS)}
     problem = wait_for_results(q, expected, DEADLINE_S)
     assert problem is None, problem
     results = [q.get_result(job_id) for job_id in expected]
@@ -56,28 +42,10 @@ def test_no_lost_results():
 
 
 def test_results_write_is_guarded():
-    with RecordedLocks():
-        q, logs = build_watched(load_candidate().JobQueue)
-        expected = _hundred_jobs(q)
-        problem = wait_for_results(q, expected, DEADLINE_S)
-        assert problem is None, problem
-        problems = unguarded_job_writes(logs, expected)
-    assert not problems, "; ".join(problems)
+    problem = inside("l4_results_write_is_guarded")
+    assert problem is None, problem
 
 
 def test_failed_job_write_is_guarded():
-    with RecordedLocks():
-        q, logs = build_watched(load_candidate().JobQueue)
-        plain = q.add_job(_work, 21)
-        failing_job = Attempts(failures=None)
-        failing = q.add_job(failing_job)
-        problem = wait_for_results(q, {plain: 42}, DEADLINE_S)
-        assert problem is None, problem
-        wait_until(lambda: len(failing_job.calls) >= 4, RETRY_DEADLINE_S)
-        assert failing_job.calls, "the failing job never ran"
-        # Wait for what the queue stores after the last attempt (it may store nothing),
-        # reading the result as a user would (a queue may store results when they are read).
-        wait_until(lambda: read_result(q, failing) and written_since(
-            logs, failing, failing_job.calls[-1]), FAILURE_STORE_WINDOW_S)
-        problems = unguarded_job_writes(logs, {plain, failing})
-    assert not problems, "; ".join(problems)
+    problem = inside("l4_failed_job_write_is_guarded")
+    assert problem is None, problem

@@ -2,12 +2,7 @@
 
 Data for the sandbox, not part of jqbench's own tests. The candidate package is
 `candidate/queue/` beside this file, never on this process's sys.path: a package named
-`queue` shadows the standard library's (already imported by pytest here). Every test but
-the structure check therefore runs one check of strict_support in a fresh interpreter
-(isolated mode, no bytecode written), with the candidate directory first on sys.path, so
-`import queue` is the candidate's as the prompt demands; this directory comes second, for
-strict_support. The child prints one marked JSON line and leaves with os._exit, so stray
-non-daemon threads cannot keep it alive.
+`queue` shadows the standard library's (already imported by pytest here).
 
 - package_structure: queue/ holds __init__.py, core.py, retry.py and priority.py.
 - imports_as_queue: `import queue` is the candidate's package and queue.JobQueue() builds.
@@ -20,42 +15,39 @@ non-daemon threads cannot keep it alive.
   exception type is retried, with the job's arguments.
 - keeps_l3_behaviour: priorities, FIFO on ties and default 5 in one held run (blockers
   first), and arguments with priority=.
+
+The candidate's `queue` is imported by its own process (the candidate host), where the name
+is free; the behaviour tests drive its JobQueue through the proxy installed as
+`candidate_queue`, and the three checks that must look inside that process (import, core,
+own modules) run there as inside checks (docs/trust-boundary.md says what they trust).
 """
 
-import json
-import subprocess
-import sys
-import uuid
 from pathlib import Path
 
-HERE = Path(__file__).resolve().parent
-CANDIDATE_DIR = HERE / "candidate"
+from sandbox_link import inside
+from strict_support import (
+    check_arguments,
+    check_fifo,
+    check_five_results,
+    check_job_ids,
+    check_priority_arguments,
+    check_priority_order,
+    check_result,
+    check_retries_any_exception,
+    check_retry_then_success_timed,
+    check_unknown_id,
+)
+
+CANDIDATE_DIR = Path(__file__).resolve().parent / "candidate"
 PACKAGE_FILES = ("__init__.py", "core.py", "retry.py", "priority.py")
-CHILD_TIMEOUT_S = 45
-
-CHILD_SCRIPT = """\
-import sys
-sys.path[:0] = [{candidate_dir!r}, {support_dir!r}]
-import strict_support
-strict_support.l5_child_main(sys.argv[1:])
-"""
 
 
-def _run_in_fresh_interpreter(check: str) -> None:
-    marker = f"JQBENCH-L5-STRICT-{uuid.uuid4().hex}: "
-    script = CHILD_SCRIPT.format(candidate_dir=str(CANDIDATE_DIR), support_dir=str(HERE))
-    proc = subprocess.run(
-        [sys.executable, "-I", "-B", "-c", script, check, str(CANDIDATE_DIR), marker],
-        cwd=CANDIDATE_DIR,
-        capture_output=True,
-        text=True,
-        errors="replace",
-        timeout=CHILD_TIMEOUT_S,
-    )
-    reports = [line[len(marker):] for line in proc.stdout.splitlines() if line.startswith(marker)]
-    assert reports, f"no report (exit {proc.returncode}); stderr tail:\n{proc.stderr[-2000:]}"
-    report = json.loads(reports[-1])
-    assert report["ok"], report["message"]
+def _keeps(checks) -> None:
+    from candidate_queue import JobQueue  # the candidate's `queue.JobQueue`
+
+    for check in checks:
+        problem = check(JobQueue())
+        assert problem is None, f"{check.__name__}: {problem}"
 
 
 def test_package_structure():
@@ -65,24 +57,28 @@ def test_package_structure():
 
 
 def test_imports_as_queue():
-    _run_in_fresh_interpreter("import")
+    problem = inside("l5_import")
+    assert problem is None, problem
 
 
 def test_core_holds_the_base_class():
-    _run_in_fresh_interpreter("core")
+    problem = inside("l5_core")
+    assert problem is None, problem
 
 
 def test_retry_and_priority_in_own_modules():
-    _run_in_fresh_interpreter("own_modules")
+    problem = inside("l5_own_modules")
+    assert problem is None, problem
 
 
 def test_keeps_l1_behaviour():
-    _run_in_fresh_interpreter("l1")
+    _keeps([check_job_ids, check_result, check_five_results, check_fifo, check_unknown_id,
+            check_arguments])
 
 
 def test_keeps_l2_behaviour():
-    _run_in_fresh_interpreter("l2")
+    _keeps([check_retry_then_success_timed, check_retries_any_exception])
 
 
 def test_keeps_l3_behaviour():
-    _run_in_fresh_interpreter("l3")
+    _keeps([check_priority_order, check_priority_arguments])

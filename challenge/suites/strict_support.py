@@ -1,8 +1,8 @@
 """Shared machinery of the strict suites (strict_l1.py ... strict_l5.py): data for the sandbox.
 
 The bundle copies this file beside the strict suites; it uses the standard library only and
-never imports the stdlib `queue` (the L5 child runs with the candidate's `queue` package first
-on sys.path, and this module is imported there too).
+never imports the stdlib `queue` (the candidate host of an L5 test runs with the candidate's
+`queue` package first on sys.path, and imports this module for its inside checks).
 
 How the strict suites judge, in words (docs/scoring.md §4 and the README summarise it):
 
@@ -52,7 +52,7 @@ dict: results cross threads through the thread-safe queue, and the dict is never
 The source text is never read. A queue that keeps its results in no dict attribute is judged
 by the 100-job check alone.
 
-L5 (retry and priority in their own modules). In a fresh interpreter, Python's profiler hook
+L5 (retry and priority in their own modules). In the candidate's process, Python's profiler hook
 (sys.setprofile and threading.setprofile, installed before JobQueue() is built) records the
 module of every Python function called while the package's JobQueue is built and runs jobs
 with priorities, one of which fails once and is retried. The module of a function is the
@@ -69,7 +69,6 @@ Which prompt sentence each check covers, and which none does and why: docs/requi
 import _thread
 import collections
 import itertools
-import json
 import os
 import sys
 import threading
@@ -358,7 +357,7 @@ def check_held_order(q, submissions, expected, *, blockers: bool) -> str | None:
         log.release_all()
 
 
-# --- L1 / L2 / L3 checks shared by the suites and the L5 child --------------------------------
+# --- L1 / L2 / L3 checks shared by the suites (L5 runs them too) ---------------------------------
 
 def check_job_ids(q) -> str | None:
     first = q.add_job(lambda: 42)
@@ -904,19 +903,62 @@ def load_candidate(name: str = "job_queue"):
     return __import__(name)
 
 
-# --- L5: checks run in a fresh interpreter with the candidate's `queue` first on sys.path -----
+# --- inside checks: run in the candidate's own process (candidate_host.py, "inside") ------------
+# What they trust (docs/trust-boundary.md): they run beside the candidate's code, so an answer
+# written against them could forge them; the audit hook makes the known ways to do so void the
+# test. They decide 5 strict tests: L4's two guarded-write tests (L4 is all or nothing, and its
+# third test, no_lost_results, is judged across the boundary) and L5's import, core and
+# own-modules tests (3 of its 7).
 
-L5_CHECKS = ("import", "core", "own_modules", "l1", "l2", "l3")
+L4_JOBS = 100
+#: After the failing job's last attempt, how long the queue gets to store its failure.
+FAILURE_STORE_WINDOW_S = 3.0
 
 
-def run_l5_check(check: str, candidate_dir: str) -> dict:
-    """Run one L5 check in this (fresh) interpreter; {"ok": bool, "message": str}."""
+def run_inside_check(check: str, module: str, candidate_dir: str) -> dict:
+    """Run one inside check here, beside the candidate; {"ok": bool, "message": str}."""
     try:
-        problem = _L5_RUNNERS[check](candidate_dir)
+        problem = INSIDE_CHECKS[check](module, candidate_dir)
     except BaseException as exc:
         tail = traceback.format_exc().strip().splitlines()[-6:]
         problem = f"{type(exc).__name__}: {exc} | " + " | ".join(tail)
     return {"ok": problem is None, "message": problem or ""}
+
+
+def _l4_work(n):
+    time.sleep(0.01)
+    return n * 2
+
+
+def _l4_results_write_is_guarded(module: str, _candidate_dir: str) -> str | None:
+    with RecordedLocks():
+        q, logs = build_watched(load_candidate(module).JobQueue)
+        expected = {q.add_job(_l4_work, n): n * 2 for n in range(L4_JOBS)}
+        problem = wait_for_results(q, expected, DEADLINE_S)
+        if problem is not None:
+            return problem
+        problems = unguarded_job_writes(logs, expected)
+    return "; ".join(problems) or None
+
+
+def _l4_failed_job_write_is_guarded(module: str, _candidate_dir: str) -> str | None:
+    with RecordedLocks():
+        q, logs = build_watched(load_candidate(module).JobQueue)
+        plain = q.add_job(_l4_work, 21)
+        failing_job = Attempts(failures=None)
+        failing = q.add_job(failing_job)
+        problem = wait_for_results(q, {plain: 42}, DEADLINE_S)
+        if problem is not None:
+            return problem
+        wait_until(lambda: len(failing_job.calls) >= 4, RETRY_DEADLINE_S)
+        if not failing_job.calls:
+            return "the failing job never ran"
+        # Wait for what the queue stores after the last attempt (it may store nothing),
+        # reading the result as a user would (a queue may store results when they are read).
+        wait_until(lambda: read_result(q, failing) and written_since(
+            logs, failing, failing_job.calls[-1]), FAILURE_STORE_WINDOW_S)
+        problems = unguarded_job_writes(logs, {plain, failing})
+    return "; ".join(problems) or None
 
 
 def _import_package(candidate_dir: str):
@@ -930,7 +972,7 @@ def _import_package(candidate_dir: str):
     return package
 
 
-def _l5_import(candidate_dir: str) -> str | None:
+def _l5_import(_module: str, candidate_dir: str) -> str | None:
     package = _import_package(candidate_dir)
     job_queue = getattr(package, "JobQueue", None)
     if not isinstance(job_queue, type):
@@ -939,7 +981,7 @@ def _l5_import(candidate_dir: str) -> str | None:
     return None
 
 
-def _l5_core(candidate_dir: str) -> str | None:
+def _l5_core(_module: str, candidate_dir: str) -> str | None:
     job_queue = getattr(_import_package(candidate_dir), "JobQueue", None)
     if not isinstance(job_queue, type):
         return f"queue.JobQueue is {job_queue!r}, not a class"
@@ -951,14 +993,14 @@ def _l5_core(candidate_dir: str) -> str | None:
     return None
 
 
-def _l5_own_modules(candidate_dir: str) -> str | None:
-    package = _import_package(candidate_dir)
+def _l5_own_modules(_module: str, candidate_dir: str) -> str | None:
     seen: set[str] = set()
 
     def profile(frame, event, arg):
         if event == "call" and frame.f_code.co_name != "<module>":
             seen.add(frame.f_globals.get("__name__", ""))
 
+    package = _import_package(candidate_dir)
     threading.setprofile(profile)
     sys.setprofile(profile)
     try:
@@ -980,33 +1022,11 @@ def _l5_own_modules(candidate_dir: str) -> str | None:
     return None
 
 
-def _l5_behaviour(checks):
-    def run(candidate_dir: str) -> str | None:
-        job_queue = _import_package(candidate_dir).JobQueue
-        for check in checks:
-            problem = check(job_queue())
-            if problem:
-                return f"{check.__name__}: {problem}"
-        return None
-
-    return run
-
-
-_L5_RUNNERS = {
-    "import": _l5_import,
-    "core": _l5_core,
-    "own_modules": _l5_own_modules,
-    "l1": _l5_behaviour([check_job_ids, check_result, check_five_results, check_fifo,
-                         check_unknown_id, check_arguments]),
-    "l2": _l5_behaviour([check_retry_then_success_timed, check_retries_any_exception]),
-    "l3": _l5_behaviour([check_priority_order, check_priority_arguments]),
+INSIDE_CHECKS = {
+    "l4_results_write_is_guarded": _l4_results_write_is_guarded,
+    "l4_failed_job_write_is_guarded": _l4_failed_job_write_is_guarded,
+    "l5_import": _l5_import,
+    "l5_core": _l5_core,
+    "l5_own_modules": _l5_own_modules,
 }
-
-
-def l5_child_main(argv: list[str]) -> None:
-    """Entry of the L5 child: `check candidate_dir marker`; prints one marked JSON line."""
-    check, candidate_dir, marker = argv
-    report = run_l5_check(check, candidate_dir)
-    sys.stdout.write("\n" + marker + json.dumps(report) + "\n")
-    sys.stdout.flush()
-    os._exit(0)
+"""The checks that must look inside the candidate's process, by name."""

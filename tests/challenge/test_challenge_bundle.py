@@ -7,7 +7,7 @@ from challenge.bundle import build_bundle, is_safe_l5_name
 from challenge.extraction import extract_code_legacy
 from challenge.extraction_strict import strict_candidate_files
 from challenge.levels import Level, Profile
-from challenge.plan import Bundle
+from challenge.plan import Bundle, CandidateSpec
 from challenge.suite_index import suite_source
 from challenge.suite_index import test_cases as cases_for
 
@@ -19,19 +19,22 @@ def test_l1_layout_and_plan():
     assert bundle.level is Level.L1
     assert bundle.files == {
         "legacy/legacy_l1.py": suite_source("legacy_l1.py"),
-        "legacy/job_queue.py": code,
+        "legacy/candidate/job_queue.py": code,
     }
     assert bundle.extracted == {"legacy": {"job_queue.py": code}}
     planned = [(t.profile, t.id, t.cwd, t.file, t.function) for t in bundle.plan.tests]
     assert planned == [
         (Profile.LEGACY, c.id, "legacy", c.file, c.function) for c in cases_for(Level.L1)
     ]
+    # the candidate is served by its own process, never on the test's sys.path
+    assert {t.candidate for t in bundle.plan.tests} == {
+        CandidateSpec(dir="legacy/candidate", module="job_queue", proxy_as="job_queue")}
 
 
 def test_l3_ships_the_three_suites_it_runs():
     bundle = build_bundle(canned_answer(Level.L3, "reference"), Level.L3)
     assert sorted(bundle.files) == [
-        "legacy/job_queue.py",
+        "legacy/candidate/job_queue.py",
         "legacy/legacy_l1.py",
         "legacy/legacy_l2.py",
         "legacy/legacy_l3.py",
@@ -42,7 +45,7 @@ def test_l3_ships_the_three_suites_it_runs():
 
 def test_l4_ships_only_its_suite():
     bundle = build_bundle(canned_answer(Level.L4, "flawed"), Level.L4)
-    assert sorted(bundle.files) == ["legacy/job_queue.py", "legacy/legacy_l4.py"]
+    assert sorted(bundle.files) == ["legacy/candidate/job_queue.py", "legacy/legacy_l4.py"]
     assert [t.id for t in bundle.plan.tests] == ["L4::no_lost_results"]
 
 
@@ -65,6 +68,8 @@ def test_l5_package_goes_beside_the_suite():
     assert bundle.files["legacy/candidate/queue/core.py"] == core
     assert [t.id for t in bundle.plan.tests] == ["L5::package_structure", "L5::import_and_run"]
     assert {t.cwd for t in bundle.plan.tests} == {"legacy"}
+    assert {t.candidate for t in bundle.plan.tests} == {
+        CandidateSpec(dir="legacy/candidate", module="queue", proxy_as="candidate_queue")}
 
 
 @pytest.mark.parametrize("level", list(Level))
@@ -126,7 +131,7 @@ def test_strict_profile_gets_its_suites_support_module_and_extraction():
     bundle = build_bundle(answer, Level.L3, profiles=(Profile.LEGACY, Profile.STRICT))
     strict_files = sorted(path for path in bundle.files if path.startswith("strict/"))
     assert strict_files == [
-        "strict/job_queue.py",
+        "strict/candidate/job_queue.py",
         "strict/strict_l1.py",
         "strict/strict_l2.py",
         "strict/strict_l3.py",

@@ -69,9 +69,11 @@ def test_suites_use_only_stdlib_pytest_and_the_candidate(level):
             imported.update(alias.name.split(".")[0] for alias in node.names)
         elif isinstance(node, ast.ImportFrom):
             imported.add((node.module or "").split(".")[0])
-    allowed = set(sys.stdlib_module_names) | {"pytest", "job_queue"}
+    allowed = set(sys.stdlib_module_names) | {"pytest", "job_queue", "candidate_queue"}
     assert imported <= allowed
+    # the proxy's names: `job_queue` at L1-L4, `candidate_queue` for the L5 package
     assert ("job_queue" in imported) == (level is not Level.L5)
+    assert ("candidate_queue" in imported) == (level is Level.L5)
 
 
 @pytest.mark.parametrize("level", list(Level))
@@ -160,14 +162,20 @@ def test_strict_level_sets_accumulate_like_legacy():
 @pytest.mark.parametrize("file", [*STRICT_SUITES, "strict_support.py"])
 def test_strict_suites_use_only_stdlib_pytest_the_candidate_and_support(file):
     imported = _imported_modules(suite_source(file))
-    allowed = set(sys.stdlib_module_names) | {"pytest", "job_queue", "strict_support"}
+    allowed = set(sys.stdlib_module_names) | {"pytest", "job_queue", "candidate_queue",
+                                              "strict_support", "sandbox_link"}
     assert imported <= allowed
-    # L4 imports the candidate inside its tests (under recorded locks); L5 never imports it.
-    assert ("job_queue" in imported) == (file in STRICT_SUITES[:3])
+    # The proxy is `job_queue` at L1-L4 and `candidate_queue` for the L5 package; inside
+    # checks (L4's guarded writes, L5's import, core, own modules) go through sandbox_link.
+    # strict_support runs in the candidate's process too: it imports none of them.
+    assert ("job_queue" in imported) == (file in STRICT_SUITES[:4])
+    assert ("candidate_queue" in imported) == (file == "strict_l5.py")
+    assert ("sandbox_link" in imported) == (file in ("strict_l4.py", "strict_l5.py"))
 
 
 def test_strict_support_never_imports_the_stdlib_queue():
-    """The L5 child imports strict_support with the candidate's `queue` first on sys.path, so
+    """An L5 candidate host imports strict_support with the candidate's `queue` first on
+    sys.path, so
     nothing it imports at module level may import the stdlib queue (directly or not)."""
     top = _imported_modules(suite_source("strict_support.py"), top_level_only=True)
     assert not top & {"queue", "concurrent", "subprocess", "multiprocessing", "asyncio",

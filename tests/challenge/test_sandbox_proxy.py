@@ -6,6 +6,7 @@ launcher's job."""
 import socket
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -227,3 +228,40 @@ def test_a_forked_child_cannot_use_its_parents_channel(start: Start) -> None:
     q = start(FORKS).JobQueue()
     ran: list[int] = []
     assert q.get_result(q.add_job(lambda: ran.append(1))) == 7 and ran == []
+
+
+SYNCHRONOUS_QUEUE = """
+class JobQueue:
+    def __init__(self):
+        self.results = {}
+    def add_job(self, fn, *args, **kwargs):
+        job_id = len(self.results) + 1
+        self.results[job_id] = fn(*args, **kwargs)
+        return job_id
+    def get_result(self, job_id):
+        return self.results.get(job_id)
+"""
+
+
+def test_a_job_run_inside_add_job_runs_in_the_thread_that_called_it(start: Start) -> None:
+    """A synchronous queue cannot pass for an asynchronous one: its job runs in the caller's
+    thread on the test's side too, as in one process."""
+
+
+    box = start(SYNCHRONOUS_QUEUE)
+    q = box.JobQueue()
+    where: list[int] = []
+    job_id = q.add_job(lambda: where.append(threading.get_ident()) or 7)
+    assert q.get_result(job_id) == 7
+    assert where == [threading.get_ident()]
+
+
+def test_a_job_of_an_asynchronous_queue_runs_in_another_thread(start: Start) -> None:
+
+
+    box = start(reference(Level.L1))
+    q = box.JobQueue()
+    where: list[int] = []
+    job_id = q.add_job(lambda: where.append(threading.get_ident()) or 7)
+    assert wait_until(lambda: q.get_result(job_id) == 7)
+    assert where and where[0] != threading.get_ident()

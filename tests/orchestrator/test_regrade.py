@@ -12,6 +12,7 @@ from orchestrator.regrade import regrade_run
 from worker.config import ModelConfig
 from worker.records import Attempt, AttemptStatus, GenOutcome, InfraStage, ScoreReport
 from worker.sandbox import ExecResult, SandboxLimits
+from worker.scorer import report_line
 from worker.settings import Settings
 from worker.store import RecordStore
 from worker.unit import Unit
@@ -29,7 +30,7 @@ class PassingSandbox:
         plan = json.loads(files["plan.json"])
         tests = [{"profile": t["profile"], "id": t["id"], "outcome": "passed"}
                  for t in plan["tests"]]
-        line = f"JQBENCH-REPORT {files['.nonce']} {json.dumps({'tests': tests})}"
+        line = report_line(str(files[".key"]), json.dumps({"tests": tests}))
         return ExecResult(exit_code=0, stdout=line + "\n", stderr="", timed_out=False,
                           duration_s=0.1)
 

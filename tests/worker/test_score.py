@@ -14,6 +14,7 @@ from worker.config import ModelConfig
 from worker.records import Attempt, AttemptStatus, GenOutcome, InfraStage, utc_now
 from worker.sandbox import ExecResult, SandboxLimits, SandboxUnavailable
 from worker.score import score_unit
+from worker.scorer import report_line
 from worker.services import Services
 from worker.settings import Settings
 from worker.store import RecordStore
@@ -43,7 +44,7 @@ class ScriptedSandbox:
                   "outcome": "passed" if step is None else "failed",
                   "message": step or ""} for t in plan["tests"]]
         report = json.dumps({"python": "3.11.2", "pytest": "7.2.1", "tests": tests})
-        return ExecResult(exit_code=0, stdout=f"JQBENCH-REPORT {files['.nonce']} {report}\n",
+        return ExecResult(exit_code=0, stdout=report_line(str(files[".key"]), report) + "\n",
                           stderr="", timed_out=False, duration_s=0.5)
 
 

@@ -1,7 +1,7 @@
 """score_answer around a fake sandbox: what goes in, which report is believed, the points.
 
-The fake plays the container: it reads the nonce and plan from the files it is given and
-prints what a runner (or a candidate forging one) would print. Real Docker runs are in
+The fake plays the container: it reads the key and plan from the files it is given and
+prints what the launcher (or a candidate forging its line) would print. Real Docker runs are in
 test_scoring_reference.py and test_runner.py.
 """
 
@@ -14,7 +14,7 @@ import pytest
 from challenge.answers import canned_answer
 from challenge.levels import Level, Profile
 from worker.sandbox import ExecResult, SandboxLimits, SandboxUnavailable
-from worker.scorer import parse_report, runner_command, score_answer
+from worker.scorer import parse_report, report_line, runner_command, score_answer
 
 LIMITS = SandboxLimits(wall_clock_s=100, test_timeout_s=7, max_parallel_tests=3,
                        output_cap_bytes=300)
@@ -45,14 +45,14 @@ def _result(stdout: str = "", stderr: str = "", **kw: Any) -> ExecResult:
 LEGACY_ONLY = (Profile.LEGACY,)
 
 
-def _runner_says(outcome: str, nonce_of: Callable[[str], str] = lambda n: n,
+def _runner_says(outcome: str, key_of: Callable[[str], str] = lambda k: k,
                  extra: str = "") -> Behaviour:
     def behaviour(files: Mapping[str, bytes | str]) -> ExecResult:
         plan = json.loads(files["plan.json"])
         tests = [{"profile": t["profile"], "id": t["id"], "outcome": outcome,
                   "duration_s": 0.1, "message": "", "output": ""} for t in plan["tests"]]
         report = {"python": "3.11.2", "pytest": "7.2.1", "tampered": [], "tests": tests}
-        line = f"JQBENCH-REPORT {nonce_of(str(files['.nonce']))} {json.dumps(report)}"
+        line = report_line(key_of(str(files[".key"])), json.dumps(report))
         return _result(stdout=f"{extra}\n{line}\n", stderr="runner: fine")
     return behaviour
 
@@ -75,26 +75,29 @@ def test_what_goes_into_the_sandbox() -> None:
     score_answer(ANSWER, Level.L1, sandbox, LIMITS, labels={"org.jqbench.run_id": "r1"},
                  profiles=LEGACY_ONLY)
     [(files, command, labels)] = sandbox.calls
-    assert {"_runner/runner.py", "_runner/scheduler.py", "_runner/zygote.py", "plan.json",
-            ".nonce", "legacy/job_queue.py", "legacy/legacy_l1.py"} <= set(files)
+    assert {"_runner/launcher.py", "_runner/runner.py", "_runner/scheduler.py",
+            "_runner/zygote.py", "_runner/proxy.py", "_runner/candidate_host.py", "plan.json",
+            ".key", "legacy/candidate/job_queue.py", "legacy/legacy_l1.py"} <= set(files)
     assert "_runner/__init__.py" not in files
     plan = json.loads(files["plan.json"])
     assert (plan["test_timeout_s"], plan["max_parallel"], plan["output_cap_bytes"]) == (7, 3, 300)
-    assert len(str(files[".nonce"])) == 32
+    assert len(str(files[".key"])) == 64
+    assert {t["candidate"]["dir"] for t in plan["tests"]} == {"legacy/candidate"}
     assert command == runner_command(LIMITS)
-    assert command[:3] == ["python3", "/work/_runner/runner.py", "/work/plan.json"]
-    assert command[3] == "--budget-s" and float(command[4]) == 90.0
+    assert command[:5] == ["python3", "-I", "/work/_runner/launcher.py",
+                           "/work/_runner/runner.py", "/work/plan.json"]
+    assert command[5] == "--budget-s" and float(command[6]) == 90.0
     assert labels == {"org.jqbench.run_id": "r1"}
 
 
-def test_each_run_has_a_fresh_nonce() -> None:
+def test_each_run_has_a_fresh_key() -> None:
     sandbox = FakeSandbox(_runner_says("passed"))
     for _ in range(2):
         score_answer(ANSWER, Level.L1, sandbox, LIMITS, profiles=LEGACY_ONLY)
-    assert sandbox.calls[0][0][".nonce"] != sandbox.calls[1][0][".nonce"]
+    assert sandbox.calls[0][0][".key"] != sandbox.calls[1][0][".key"]
 
 
-def test_the_report_with_our_nonce_gives_the_points() -> None:
+def test_the_report_signed_with_our_key_gives_the_points() -> None:
     forged = 'JQBENCH-REPORT 00000000 {"tests": []}'
     report = score_answer(ANSWER, Level.L1, FakeSandbox(_runner_says("passed", extra=forged)),
                           LIMITS, profiles=LEGACY_ONLY)
@@ -107,7 +110,7 @@ def test_the_report_with_our_nonce_gives_the_points() -> None:
 
 
 def test_a_forged_report_is_ignored() -> None:
-    sandbox = FakeSandbox(_runner_says("passed", nonce_of=lambda n: n[::-1]))
+    sandbox = FakeSandbox(_runner_says("passed", key_of=lambda k: k[::-1]))
     report = score_answer(ANSWER, Level.L1, sandbox, LIMITS, profiles=LEGACY_ONLY)
     assert report.scores == {"legacy": 0.0}
     assert {t.outcome for t in report.tests} == {"error"}
@@ -120,13 +123,14 @@ def test_a_forged_report_is_ignored() -> None:
     [
         (_result(exit_code=137, oom_killed=True), "ran out of memory"),
         (_result(exit_code=137, timed_out=True, duration_s=300), "wall-clock limit"),
-        (_result(exit_code=1, stdout="JQBENCH-REPORT {nonce} {{not json"), "exit code 1"),
+        (_result(exit_code=1, stdout="{signed_junk}"), "exit code 1"),
     ],
 )
 def test_no_believable_report_makes_every_test_an_error(result: ExecResult, reason: str) -> None:
     def behaviour(files: Mapping[str, bytes | str]) -> ExecResult:
         return ExecResult(**{**result.__dict__,
-                             "stdout": result.stdout.format(nonce=files[".nonce"])})
+                             "stdout": result.stdout.format(
+                                 signed_junk=report_line(str(files[".key"]), "{not json"))})
 
     report = score_answer(ANSWER, Level.L2, FakeSandbox(behaviour), LIMITS,
                           profiles=LEGACY_ONLY)
@@ -142,7 +146,7 @@ def test_tests_missing_from_the_report_are_errors_and_extras_are_ignored() -> No
                  for t in plan["tests"][1:]]
         tests += [{"profile": "legacy", "id": "L1::bonus", "outcome": "passed"},
                   {"profile": "legacy", "id": plan["tests"][2]["id"], "outcome": "bogus"}]
-        line = f"JQBENCH-REPORT {files['.nonce']} {json.dumps({'tests': tests})}"
+        line = report_line(str(files[".key"]), json.dumps({"tests": tests}))
         return _result(stdout=line)
 
     report = score_answer(ANSWER, Level.L1, FakeSandbox(behaviour), LIMITS,
@@ -161,14 +165,15 @@ def test_sandbox_unavailable_propagates() -> None:
                      profiles=LEGACY_ONLY)
 
 
-def test_parse_report_takes_the_last_line_with_the_nonce() -> None:
-    out = 'JQBENCH-REPORT n1 {"tests": [1]}\nnoise\nJQBENCH-REPORT n1 {"tests": [2]}\n'
-    assert parse_report(out, "n1") == {"tests": [2]}
-    assert parse_report(out, "n2") is None
-    assert parse_report('junk left by a candidate JQBENCH-REPORT n1 {"tests": []}', "n1") == {
-        "tests": []}
-    assert parse_report('JQBENCH-REPORT n1  {"tests": []}x', "n1") is None
-    assert parse_report('JQBENCH-REPORT n1 {"tests": 3}', "n1") is None
+def test_parse_report_takes_the_last_line_with_a_valid_signature() -> None:
+    one, two = report_line("k1", '{"tests": [1]}'), report_line("k1", '{"tests": [2]}')
+    forged = report_line("k2", '{"tests": [3]}')
+    assert parse_report(f"{one}\nnoise\n{two}\n{forged}\n", "k1") == {"tests": [2]}
+    assert parse_report(f"{one}\n", "k2") is None
+    assert parse_report(f"junk left by a candidate {one}", "k1") == {"tests": [1]}
+    assert parse_report(one + "x", "k1") is None  # the body is not the one signed
+    assert parse_report(one.replace("[1]", "[9]"), "k1") is None
+    assert parse_report(report_line("k1", '{"tests": 3}'), "k1") is None
 
 
 def test_profiles_are_scored_separately() -> None:
