@@ -6,6 +6,7 @@ Runs under a candidate uid of its own (docs/trust-boundary.md) with one socketpa
 fd FD and nothing else. It imports MODULE (default `job_queue`) from CANDIDATE_DIR and
 answers the test's calls (channel.py):
 
+    import None -> {"ok": true} or {"failed": why}: import the answer (once; "new" does it too)
     new    {"args": tagged list, "kwargs": tagged dict} -> {"ok": the queue's handle} or
            {"raised": tagged exception} (the answer failed to import, or its constructor raised)
     batch  [{"queue": tagged handle, "method": "add_job" | "get_result", "args", "kwargs"}]
@@ -16,8 +17,8 @@ answers the test's calls (channel.py):
            imported from `support`); what they trust is said in docs/trust-boundary.md
     close  -> None; the host then leaves with os._exit (stray threads cannot keep it alive)
 
-The answer is imported on the first "new" (a test that only runs an inside check imports it
-its own way, e.g. while locks are recorded).
+The answer is imported on the test's first "import" (a test that only runs an inside check
+imports it its own way, e.g. while locks are recorded).
 An audit hook (audit.py) is in place before the answer is imported; each voiding event is
 reported to the test's side ("audit") before the action it announces runs.
 Job functions arrive as handles with their name and parameters and become stubs: calling
@@ -124,6 +125,11 @@ class Host:
             return self._queue_class
 
     def _serve(self, op: str, body: Any) -> Any:
+        if op == "import":
+            queue_class = self.queue_class()
+            if isinstance(queue_class, BaseException):
+                return {"failed": str(queue_class)[:2000]}
+            return {"ok": True}
         if op == "new":
             queue_class = self.queue_class()
             if isinstance(queue_class, BaseException):

@@ -28,10 +28,10 @@ import types
 from typing import Any
 
 try:  # a module of the challenge.sandbox package on the host, a script's sibling in the box
-    from .channel import Channel
+    from .channel import Channel, ChannelClosed
     from .wire import Decoder, Encoder, Handle, Handles
 except ImportError:
-    from channel import Channel  # type: ignore[no-redef]
+    from channel import Channel, ChannelClosed  # type: ignore[no-redef]
     from wire import Decoder, Encoder, Handle, Handles  # type: ignore[no-redef]
 
 _real_sleep = time.sleep
@@ -54,6 +54,10 @@ def describe(value: object) -> dict[str, Any]:
                             "default": "" if p.default is p.empty else repr(p.default)[:80]}
                            for p in inspect.signature(value).parameters.values()]
     return about
+
+
+class CandidateImportError(ImportError):
+    """The candidate's answer could not be imported (or its process died importing it)."""
 
 
 class Pending:
@@ -119,6 +123,9 @@ class Session:
         self._wake = threading.Condition()
         self._inflight: _InFlight | None = None
         self._handoffs: list[_Handoff] = []
+        self._imported = False
+        self.import_error: str | None = None
+        """Why the answer could not be imported, once a test tried to build its queue."""
         self.channel = Channel(sock, self._serve, name="test").start()
         _sessions.append(self)
 
@@ -134,8 +141,26 @@ class Session:
                 "args": self.encode([resolved(a) for a in args]),
                 "kwargs": self.encode({k: resolved(v) for k, v in kwargs.items()})}
 
+    def import_answer(self) -> None:
+        """Have the candidate host import the answer (once). If that fails, or the host
+        dies meanwhile, the test cannot start: `import_error` says why (the runner then
+        reports an error, as the original's collection failed on such an answer)."""
+        if self._imported:
+            return
+        try:
+            answer = self.channel.call("import", None)
+        except ChannelClosed as exc:
+            self.import_error = f"the candidate's process ended while importing it ({exc})"
+            raise CandidateImportError(self.import_error) from None
+        if not isinstance(answer, dict) or answer.get("ok") is not True:
+            why = answer.get("failed") if isinstance(answer, dict) else None
+            self.import_error = str(why or "the answer could not be imported")
+            raise CandidateImportError(self.import_error)
+        self._imported = True
+
     def new_queue(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Handle:
         self.flush()
+        self.import_answer()
         answer = self.channel.call("new", {"args": self.encode(list(args)),
                                            "kwargs": self.encode(kwargs)})
         return self._outcome(answer)  # type: ignore[no-any-return]

@@ -182,8 +182,11 @@ def _connect(spec: dict, channel_fd: int | None):
     return session
 
 
-def _voided(session, outcome: str, message: str) -> tuple[str, str]:
-    """A pass is void if the candidate's audit hook reported a voiding event."""
+def _judged(session, outcome: str, message: str) -> tuple[str, str]:
+    """A pass is void if the candidate's audit hook reported a voiding event; a test whose
+    answer could not be imported is an error (in one process, its collection failed)."""
+    if session is not None and session.import_error and outcome != "passed":
+        return "error", "collection failed: " + session.import_error
     voids = list(session.audit_voids) if session is not None else []
     if outcome == "passed" and voids:
         return "error", "void: the candidate's process did what no honest queue does: " + voids[0]
@@ -216,7 +219,7 @@ def _child(spec: dict, result_fd: int, output_fd: int, channel_fd: int | None) -
             if fd > 2 and fd not in (result_fd, channel_fd):
                 _close(fd)
         session = _connect(spec, channel_fd)
-        outcome, message = _voided(session, *_run_test(spec))
+        outcome, message = _judged(session, *_run_test(spec))
         for stream in (sys.stdout, sys.stderr):
             with contextlib.suppress(BaseException):  # the candidate may have replaced them
                 stream.flush()
