@@ -5,9 +5,10 @@ queue in the test's own process? (docs/trust-boundary.md, "Legacy timing")
                                              [--out FILE]
 
 For every corpus entry of the levels asked, runs the legacy suite N times with the answer
-imported directly (today's way) and N times through the proxy (the answer in a candidate
-host process, consecutive calls batched), one run at a time, and prints each test's pass
-count in both modes. Needs no Docker (plain subprocesses, same uid); asserts nothing.
+imported directly (the way before the trust boundary) and N times through the proxy (the
+answer in a candidate host process, consecutive calls batched), one run at a time, and
+prints each test's pass count in both modes. Needs no Docker (plain subprocesses, same
+uid); asserts nothing.
 """
 
 import argparse

@@ -30,7 +30,8 @@ LABEL_WORKER = "org.jqbench.worker_id"
 """Label of every sandbox container: the worker (process) that started it."""
 KEY_FILE = ".key"
 """A file of the run that only the container's root may read (mode 0400): the report key,
-which the in-container launcher reads and deletes before anything else runs."""
+which the in-container launcher reads and deletes before the runner or any candidate
+starts."""
 LABEL_LEASE = "org.jqbench.lease"
 """Label of a score worker's sandbox: `{unit key}:score={lease token}` (worker.score)."""
 

@@ -80,6 +80,7 @@ class Host:
         self._queue_class = queue_class
         self._module = module
         self.candidate_dir = ""
+        self._stubs: dict[int, Any] = {}
         self.auditor = audit.Auditor(self.report_audit)
         self._handles = Handles()
         self._pid = os.getpid()
@@ -97,6 +98,14 @@ class Host:
         return Decoder(own=self._handles, remote=self._stub)(data)
 
     def _stub(self, number: int, about: dict[str, Any]) -> Any:
+        """The stub of the test's object `number` (one per object, as in one process the
+        same function passed twice is the same object)."""
+        known = self._stubs.get(number)
+        if known is None:
+            known = self._stubs[number] = self._make_stub(number, about)
+        return known
+
+    def _make_stub(self, number: int, about: dict[str, Any]) -> Any:
         host = self
 
         def job(*args: Any, **kwargs: Any) -> Any:

@@ -8,11 +8,14 @@ once. Frames are a 4-byte big-endian length and a JSON object:
     {"id": 7, "ok": ...} / {"id": 7, "error": "..."}   the answer to call 7
 
 A reader thread takes every frame; answers wake their caller, calls run each in a thread of
-their own through `handler(op, body) -> answer body`. A frame that breaks the rules (too
+their own through `handler(op, body) -> answer body` (threads are kept a while and reused: a
+strict test's polling makes thousands of calls, and starting a thread for each cost more
+CPU than the call itself). A frame that breaks the rules (too
 large, not JSON, an answer to no call) closes the channel: every waiting caller then gets
 `ChannelClosed`, as when the other process is gone.
 """
 
+import collections
 import contextlib
 import json
 import socket
@@ -55,6 +58,44 @@ class Waiter:
             self.on_done()
 
 
+class _Workers:
+    """Runs each submitted task at once in a thread of its own, reusing threads that have
+    been idle less than IDLE_S (never a queue: a held job must not delay the next call).
+    Without the stdlib `queue` module: an L5 candidate's package takes that name."""
+
+    IDLE_S = 5.0
+
+    def __init__(self, name: str) -> None:
+        self._name = name
+        self._lock = threading.Condition()
+        self._tasks: collections.deque[Callable[[], None]] = collections.deque()
+        self._idle = 0
+        self._count = 0
+
+    def submit(self, task: Callable[[], None]) -> None:
+        with self._lock:
+            self._tasks.append(task)
+            if self._idle > len(self._tasks) - 1:
+                self._lock.notify()
+                return
+            self._count += 1
+            number = self._count
+        threading.Thread(target=self._work, daemon=True,
+                         name=f"{self._name}-worker-{number}").start()
+
+    def _work(self) -> None:
+        while True:
+            with self._lock:
+                if not self._tasks:
+                    self._idle += 1
+                    self._lock.wait_for(lambda: bool(self._tasks), self.IDLE_S)
+                    self._idle -= 1
+                    if not self._tasks:
+                        return
+                task = self._tasks.popleft()
+            task()
+
+
 class Channel:
     def __init__(self, sock: socket.socket, handler: Handler, name: str = "channel") -> None:
         self._sock = sock
@@ -68,6 +109,7 @@ class Channel:
         self.close_reason = ""
         self._reader = threading.Thread(target=self._read_loop, name=f"{name}-reader",
                                         daemon=True)
+        self._workers = _Workers(name)
 
     def start(self) -> "Channel":
         self._reader.start()
@@ -178,8 +220,7 @@ class Channel:
                 self.close("a malformed frame")
                 return
             if "op" in frame:
-                threading.Thread(target=self._serve, args=(call_id, frame), daemon=True,
-                                 name=f"{self._name}-call-{call_id}").start()
+                self._workers.submit(lambda c=call_id, f=frame: self._serve(c, f))
                 continue
             with self._lock:
                 waiter = self._waiters.pop(call_id, None)

@@ -9,7 +9,8 @@ deletes it, and starts RUNNER (the trusted side) under TRUSTED_UID with one end 
 socketpair on fd 3. Then it serves the runner's requests on that socketpair (one JSON
 object per SOCK_SEQPACKET message):
 
-    {"op": "spawn", "slot": k, "dir": D, "module": M}  + one fd (the test's channel end)
+    {"op": "spawn", "slot": k, "dir": D, "module": M, "nice": n}  + one fd (the test's
+        channel end)
         -> {"pid": p}: a candidate host (candidate_host.py, forked by the spawner) on D/M
            under slot k's uid, in a new session and a fresh directory of its own, with that
            fd as its only one
@@ -96,12 +97,12 @@ class Launcher:
         theirs.close()
         return ours
 
-    def spawn(self, slot: int, fd: int, folder: str, module: str) -> int:
+    def spawn(self, slot: int, fd: int, folder: str, module: str, nice: int = 0) -> int:
         uid = candidate_uid(slot)
         self._slots_used.add(slot)
         self._spawned += 1
         workdir = f"/tmp/candidate-{slot}-{self._spawned}"
-        return self._spawner.spawn(uid, workdir, fd, folder, module)
+        return self._spawner.spawn(uid, workdir, fd, folder, module, nice)
 
     def handle(self, request: dict[str, object], fds: list[int]) -> dict[str, object]:
         op = request.get("op")
@@ -110,7 +111,8 @@ class Launcher:
                 raise ValueError("spawn needs exactly one fd")
             return {"pid": self.spawn(int(str(request["slot"])), fds[0],
                                       str(request["dir"]), str(request.get("module",
-                                                                           "job_queue")))}
+                                                                           "job_queue")),
+                                      int(str(request.get("nice", 0))))}
         if op == "sweep":
             slot = int(str(request["slot"]))
             return {"survivors": sweep(candidate_uid(slot))}

@@ -39,11 +39,11 @@ class LauncherLink:
         return parsed
 
     def spawn(self, slot: int, channel: socket.socket, folder: str,
-              module: str = "job_queue") -> int:
+              module: str = "job_queue", nice: int = 0) -> int:
         """Start a candidate host for slot `slot` on `channel` (the caller then closes its
-        copy of that end); the host's pid."""
-        answer = self._ask({"op": "spawn", "slot": slot, "dir": folder, "module": module},
-                           [channel.fileno()])
+        copy of that end), at the test's niceness; the host's pid."""
+        answer = self._ask({"op": "spawn", "slot": slot, "dir": folder, "module": module,
+                            "nice": nice}, [channel.fileno()])
         return int(answer["pid"])
 
     def sweep(self, slot: int) -> int:

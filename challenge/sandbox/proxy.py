@@ -114,6 +114,7 @@ class Session:
 
     def __init__(self, sock: socket.socket) -> None:
         self._handles = Handles()
+        self._about: dict[int, tuple[object, dict[str, Any]]] = {}
         self._lock = threading.RLock()
         self._batch: list[tuple[dict[str, Any], Pending, set[int]]] = []
         self.audit_voids: list[str] = []
@@ -130,7 +131,14 @@ class Session:
         _sessions.append(self)
 
     def encode(self, value: object) -> list[Any]:
-        return Encoder(self._handles, describe=describe)(resolved(value))
+        return Encoder(self._handles, describe=self._describe)(resolved(value))
+
+    def _describe(self, value: object) -> dict[str, Any]:
+        """`describe(value)`, once per object (the handle table keeps it alive)."""
+        known = self._about.get(id(value))
+        if known is None or known[0] is not value:
+            known = self._about[id(value)] = (value, describe(value))
+        return known[1]
 
     def decode(self, data: object) -> Any:
         return Decoder(own=self._handles)(data)
@@ -200,10 +208,18 @@ class Session:
     def _send_batch(self, bodies: list[dict[str, Any]], jobs: set[int]) -> Any:
         """Send one batch and wait for its answer, running meanwhile the jobs the queue ran
         inside it (handed over by `_run_job`)."""
-        waiter = self.channel.begin("batch", bodies, on_done=self._notify)
-        inflight = _InFlight(waiter, jobs)
-        with self._wake:
+        inflight = _InFlight(None, jobs)
+        with self._wake:  # before the batch leaves: its jobs may call back at once
             self._inflight = inflight
+        try:
+            waiter = self.channel.begin("batch", bodies, on_done=self._notify)
+        except BaseException:
+            with self._wake:
+                self._inflight = None
+            raise
+        with self._wake:
+            inflight.waiter = waiter
+            self._wake.notify_all()
         try:
             while True:
                 with self._wake:
@@ -266,7 +282,8 @@ class Session:
             if inflight is None or id(fn) not in inflight.jobs:
                 return None
             answered = self._wake.wait_for(
-                lambda: self._inflight is not inflight or inflight.waiter.done.is_set(),
+                lambda: self._inflight is not inflight or (
+                    inflight.waiter is not None and inflight.waiter.done.is_set()),
                 SYNC_GRACE_S)
             if answered:
                 return None
@@ -310,6 +327,7 @@ class _InFlight:
 
     def __init__(self, waiter: Any, jobs: set[int]) -> None:
         self.waiter = waiter
+        """The channel's waiter of the batch; None until it was sent."""
         self.jobs = jobs
 
 

@@ -19,7 +19,8 @@ report: tests still running then are killed and, like tests not yet started, are
 
 Threat model (docs/trust-boundary.md). The candidate's code is hostile or broken. It runs only
 in candidate hosts, each under a candidate uid, which own nothing they could use: /work is
-root's (mode 0755), the key file was root's (0400) and is deleted before anything starts, and
+root's (mode 0755), the key file was root's (0400) and is deleted before the runner or any
+candidate host starts, and
 processes of other uids cannot be signalled, traced or read (memory, fds, environment). What
 a test judges is decided on the trusted side: the test calls the queue through a proxy
 (proxy.py) and only tagged plain data crosses (wire.py), never pickles; job functions stay on

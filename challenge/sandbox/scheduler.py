@@ -7,8 +7,9 @@ Trust rules (see runner.py for the whole threat model):
 - A test is finished when its process exited (the zygote, or this process as subreaper,
   reaped it), when its result pipe hit EOF, or when its time ran out (its session is then
   SIGKILLed). None of these can turn into a pass without a valid result line.
-- The zygote may die (a candidate can kill its parent): tests in flight keep their pipes to
-  us, and a new zygote is started from the source read at start-up for the tests not yet run.
+- The zygote may die (no candidate can reach it, it runs under the trusted uid, but it could
+  crash): tests in flight keep their pipes to us, and a new zygote is started from the
+  source read at start-up for the tests not yet run.
 """
 
 import contextlib
@@ -313,7 +314,7 @@ class Scheduler:
         try:
             self.link.spawn(slot, theirs, os.path.normpath(os.path.join(self.root,
                                                                          candidate["dir"])),
-                            candidate["module"])
+                            candidate["module"], nice=int(run.spec.get("cpu_nice", 0)))
         except Exception as exc:  # the launcher refused or is gone
             run.spawn_error = f"could not start the candidate's process: {exc}"
             ours.close()

@@ -48,30 +48,51 @@ def own_dir(path: str) -> str:
 
 
 def live_tasks(uid: int, exclude: int | None = None, *, running: bool = False) -> list[int]:
-    """Task ids (threads included) of `uid` that are not zombies (with `running`: nor
-    stopped). A thread group whose leader exited shows the leader as a zombie while its other
-    threads still run: those count."""
+    """Task ids of `uid`'s processes that are not zombies (with `running`: nor stopped).
+    A thread group whose leader exited shows the leader as a zombie while its other threads
+    still run: then its threads are looked at one by one. (Threads share their process's
+    uids unless it changes them per thread, which takes capabilities no candidate has.)"""
+    dead = (b"Z", b"X", b"T", b"t") if running else (b"Z", b"X")
     found = []
     for name in os.listdir("/proc"):
         if not name.isdigit() or int(name) == exclude:
+            continue
+        try:  # /proc/<pid> is its owner's, or root's if it made itself non-dumpable
+            if os.stat(f"/proc/{name}").st_uid not in (uid, 0):
+                continue
+        except OSError:
+            continue
+        facts = _task_facts(f"/proc/{name}/status")
+        if facts is None or not uid_matches(facts[1], uid):
+            continue
+        if facts[0] not in (b"Z", b"X"):
+            if facts[0] not in dead:
+                found.append(int(name))
             continue
         try:
             tasks = os.listdir(f"/proc/{name}/task")
         except OSError:
             continue
         for tid in tasks:
-            try:
-                with open(f"/proc/{name}/task/{tid}/status") as handle:
-                    status = handle.read()
-            except OSError:
-                continue
-            fields = dict(line.split(":", 1) for line in status.splitlines() if ":" in line)
-            state = fields.get("State", "").strip()[:1]
-            uids = fields.get("Uid", "").split()
-            dead = ("Z", "X", "T", "t") if running else ("Z", "X")
-            if state not in dead and uid_matches(uids, uid):
+            thread = _task_facts(f"/proc/{name}/task/{tid}/status")
+            if thread is not None and thread[0] not in dead:
                 found.append(int(tid))
     return found
+
+
+def _task_facts(path: str) -> tuple[bytes, list[str]] | None:
+    """(state letter, [real, effective, saved, fs uid]) from a status file, or None."""
+    try:
+        with open(path, "rb") as handle:
+            status = handle.read()
+    except OSError:
+        return None
+    state_at, uid_at = status.find(b"\nState:\t"), status.find(b"\nUid:\t")
+    if state_at < 0 or uid_at < 0:
+        return None
+    state = status[state_at + 8:state_at + 9]
+    uids = status[uid_at + 6:status.find(b"\n", uid_at + 6)].decode().split()
+    return state, uids
 
 
 def uid_matches(uids: list[str], uid: int) -> bool:
@@ -97,9 +118,10 @@ def kill_tasks(uid: int) -> None:
 
 def sweep(uid: int, timeout_s: float = SWEEP_TIMEOUT_S) -> int:
     """Kill every task of `uid`, from a child that becomes that uid and sends
-    kill(-1, SIGKILL) (which reaches exactly the processes that uid may signal) until /proc
-    shows none; the number that survived (0: the uid may be used again). While the pids
-    limit leaves no room for that child, the tasks /proc shows are killed from here."""
+    kill(-1, SIGKILL) (which reaches exactly the processes that uid may signal, zombie-looking
+    thread groups included) until /proc shows none; the number that survived (0: the uid
+    may be used again). While the pids limit leaves no room for that child, the tasks /proc
+    shows are stopped and killed from here."""
     deadline = time.monotonic() + timeout_s
     while True:
         try:
@@ -125,7 +147,7 @@ def sweep(uid: int, timeout_s: float = SWEEP_TIMEOUT_S) -> int:
                 if time.monotonic() > deadline:
                     code = min(len(left), 100)
                     break
-                time.sleep(0.01)
+                time.sleep(0.002)
         except BaseException:
             code = 101
         os._exit(code)

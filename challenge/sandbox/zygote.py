@@ -20,8 +20,8 @@ Protocol (a SOCK_SEQPACKET socket, fd number in argv[1]; one JSON object per mes
                       {"op": "exited", "index": i, "pid": p, "status": <raw wait status>}
     child  -> runner  (result pipe) one line: {"token": t, "outcome": ..., "message": ...}
 
-Each child: new session (so the whole tree of the test can be killed), oom_score_adj 1000
-(the kernel's OOM killer takes a test before the runner), stdin /dev/null, stdout and stderr
+Each child: new session (so the whole tree of the test can be killed), oom_score_adj 500
+(the kernel's OOM killer takes a candidate host first, then a test, never the runner), stdin /dev/null, stdout and stderr
 on the output pipe, every other fd but its channel closed. It installs the proxy as the
 suite's `job_queue` (or `candidate_queue` at L5), runs pytest (--noconftest) on exactly
 `file::function` and reports "passed" only if setup, call and teardown of that very test
@@ -182,10 +182,13 @@ def _connect(spec: dict, channel_fd: int | None):
     return session
 
 
-def _judged(session, outcome: str, message: str) -> tuple[str, str]:
-    """A pass is void if the candidate's audit hook reported a voiding event; a test whose
-    answer could not be imported is an error (in one process, its collection failed)."""
-    if session is not None and session.import_error and outcome != "passed":
+def _judged(spec: dict, session, outcome: str, message: str) -> tuple[str, str]:
+    """A pass is void if the candidate's audit hook reported a voiding event. A test whose
+    answer could not be imported is an error where the suites import the queue at module
+    level (`job_queue`: in one process, their collection failed); at L5 the import is part
+    of the test (`candidate_queue`), and its failure is the test's own outcome."""
+    if (session is not None and session.import_error and outcome != "passed"
+            and spec.get("proxy_as") == "job_queue"):
         return "error", "collection failed: " + session.import_error
     voids = list(session.audit_voids) if session is not None else []
     if outcome == "passed" and voids:
@@ -207,9 +210,9 @@ def _child(spec: dict, result_fd: int, output_fd: int, channel_fd: int | None) -
         for signum in (*IGNORED_SIGNALS, signal.SIGCHLD):
             signal.signal(signum, signal.SIG_DFL)
         signal.signal(signal.SIGINT, signal.default_int_handler)
-        try:
+        try:  # above the runner's 0, below a candidate host's 1000
             with open("/proc/self/oom_score_adj", "w") as handle:
-                handle.write("1000")
+                handle.write("500")
         except OSError:
             pass
         resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
@@ -219,7 +222,7 @@ def _child(spec: dict, result_fd: int, output_fd: int, channel_fd: int | None) -
             if fd > 2 and fd not in (result_fd, channel_fd):
                 _close(fd)
         session = _connect(spec, channel_fd)
-        outcome, message = _judged(session, *_run_test(spec))
+        outcome, message = _judged(spec, session, *_run_test(spec))
         for stream in (sys.stdout, sys.stderr):
             with contextlib.suppress(BaseException):  # the candidate may have replaced them
                 stream.flush()

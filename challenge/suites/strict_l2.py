@@ -30,6 +30,7 @@ from strict_support import (
     FAILURE_REPORT_WINDOW_S,
     NO_FIFTH_ATTEMPT_WINDOW_S,
     NO_RETRY_WINDOW_S,
+    QUEUE_POLL_S,
     RETRY_DEADLINE_S,
     Attempts,
     backoff_problem,
@@ -73,7 +74,8 @@ def test_failed_job_reported_as_allowed():
     job_id = q.add_job(job)
     wait_until(lambda: len(job.calls) >= 4, RETRY_DEADLINE_S)
     # None is allowed, so give the queue a moment to store anything else it reports.
-    wait_until(lambda: read_result(q, job_id) != ("value", None), FAILURE_REPORT_WINDOW_S)
+    wait_until(lambda: read_result(q, job_id) != ("value", None), FAILURE_REPORT_WINDOW_S,
+               QUEUE_POLL_S)
     outcome = read_result(q, job_id)
     assert is_allowed_failure_report(outcome), (
         f"get_result of a failed job gave {outcome[0]} {outcome[1]!r}; allowed: None, an "

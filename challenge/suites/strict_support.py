@@ -77,6 +77,10 @@ import traceback
 
 POLL_S = 0.01
 """Pause between two looks at a condition."""
+QUEUE_POLL_S = 0.05
+"""Pause between two looks at the queue's results: each look is a round trip to the
+candidate's process (docs/trust-boundary.md), and a result seen 50 ms later changes no
+verdict (every time a strict test judges is taken when a job starts, on the test's side)."""
 DEADLINE_S = 10.0
 """How long a plain job (no failure, no backoff) may take to be started or finished."""
 RETRY_DEADLINE_S = 15.0
@@ -108,7 +112,7 @@ def backoff_bounds(expected: float) -> tuple[float, float]:
 
 # --- waiting --------------------------------------------------------------------------------
 
-def wait_until(condition, timeout: float) -> bool:
+def wait_until(condition, timeout: float, poll: float = POLL_S) -> bool:
     """Poll `condition()` until it is true (True) or `timeout` seconds passed (False).
 
     An exception raised by the condition counts as "not yet": a queue may raise while a job
@@ -123,7 +127,7 @@ def wait_until(condition, timeout: float) -> bool:
             pass
         if time.monotonic() >= deadline:
             return False
-        time.sleep(POLL_S)
+        time.sleep(poll)
 
 
 def read_result(q, job_id):
@@ -149,7 +153,8 @@ def _equal(value, expected) -> bool:
 
 def wait_for_results(q, expected: dict, timeout: float) -> str | None:
     """None once get_result(id) == value for every id -> value of `expected`, else why not."""
-    if wait_until(lambda: all(result_is(q, i, v) for i, v in expected.items()), timeout):
+    if wait_until(lambda: all(result_is(q, i, v) for i, v in expected.items()), timeout,
+                  QUEUE_POLL_S):
         return None
     seen = {repr(i)[:60]: _describe(read_result(q, i)) for i in expected}
     return f"results after {timeout:g} s: {seen}; expected {list(expected.values())!r}"
@@ -464,7 +469,7 @@ def check_retries_any_exception(q) -> str | None:
         jobs.append((q.add_job(job, *call[0], **call[1]), job, call))
     expected = {job_id: job.result for job_id, job, _ in jobs}
     if not wait_until(lambda: all(result_is(q, i, v) for i, v in expected.items()),
-                      RETRY_DEADLINE_S):
+                      RETRY_DEADLINE_S, QUEUE_POLL_S):
         seen = "; ".join(f"{job.error.__name__}: {len(job.calls)} attempts, get_result "
                          f"{_describe(read_result(q, job_id))}"
                          for job_id, job, _ in jobs if not result_is(q, job_id, job.result))

@@ -4,12 +4,13 @@ Each attack answer is built on code that earns a known number of points honestly
 a stub that never runs a job, or a partial queue), plus attack code that runs in the sandbox
 and tries to turn failing tests into passes. `manifest.yaml` lists the entries with what the
 base earns honestly (`honest`, measured by scoring the base answer alone, which is kept as
-its own entry) and what the attack added on the scorer of the day it was measured
-(`forged_today`). Anything an entry scores above `honest` is unearned. Bases are entries of
-class `base` (honest = what they score; nothing to forge).
+its own entry) and what the attack added on the pre-fix runner, before the trust boundary
+(`forged_today`: the positive control). Anything an entry scores above `honest` is unearned.
+Bases are entries of class `base` (honest = what they score; nothing to forge).
 
-Today this is data plus a measuring script (bench/adversarial.py); once the sandbox defends
-against these attacks, a test will assert that no entry scores above its honest points.
+Read by the CI test test_adversarial.py (every base scores exactly its honest points; no
+attack earns an unearned point in any of its runs) and by bench/adversarial.py, which prints
+the current table.
 """
 
 from functools import cache

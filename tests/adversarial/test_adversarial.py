@@ -5,9 +5,9 @@ Each attack is built on a base (a stub that never runs a job, or a partial queue
 honest points the manifest records; the bases are entries too and must score exactly those
 points, so a base that silently broke cannot make its attacks look blocked. Every attack
 forged points on the runner before the trust boundary (`forged_today`, the positive
-control), except the two controls that show what that runner already guarded. Scored by the
-session's scoring pool (tests/conftest.py), both profiles from one sandbox run; racy attacks
-`runs` times.
+control), except the two controls that show what that runner already guarded. Scored once
+each by the session's scoring pool (tests/conftest.py), both profiles from one sandbox run,
+beside the rest of the pool's load; `bench/adversarial.py` scores the racy ones `runs` times.
 """
 
 import pytest
@@ -20,16 +20,16 @@ from .adversarial_corpus import ANSWERS_DIR, LIMITS, PROFILES, Entry, load_adver
 
 ENTRIES = load_adversarial()
 CONTROL_CLASS = "control"
-#: What this module reads from the session's scoring pool: every entry, `runs` times.
+#: What this module reads from the session's scoring pool: every entry, once.
 POOLED_SCORINGS: dict[tuple[str, Level, SandboxLimits], int] = {
-    (entry.answer(), entry.level, LIMITS): entry.runs for entry in ENTRIES
+    (entry.answer(), entry.level, LIMITS): 1 for entry in ENTRIES
 }
-pytestmark = pytest.mark.docker
+pytestmark = [pytest.mark.docker, pytest.mark.timeout(600)]  # the first may wait for the pool
 
 
 def _reports(pool: dict, entry: Entry) -> list[ScoreReport]:
     reports = pool[(entry.answer(), entry.level, LIMITS)]
-    assert len(reports) >= entry.runs
+    assert reports
     return list(reports)
 
 

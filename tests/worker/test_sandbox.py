@@ -169,6 +169,12 @@ def writable(path):
         return True
     except OSError:
         return False
+def writable_by_a_candidate(path):
+    pid = os.fork()
+    if pid == 0:
+        os.setgroups([]); os.setgid(61000); os.setuid(61000)
+        os._exit(0 if writable(path) else 1)
+    return os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1]) == 0
 def network():
     try:
         socket.create_connection(("1.1.1.1", 53), timeout=1).close()
@@ -193,6 +199,8 @@ print(json.dumps({
     "no_new_privs": status["NoNewPrivs"].strip(),
     "root_writable": writable("/probe"), "etc_writable": writable("/etc/probe"),
     "work_writable": writable("/work/probe"), "tmp_writable": writable("/tmp/probe"),
+    "work_writable_by_a_candidate": writable_by_a_candidate("/work/candidate-probe"),
+    "tmp_writable_by_a_candidate": writable_by_a_candidate("/tmp/candidate-probe"),
     "work_mode": oct(os.stat("/work").st_mode & 0o7777),
     "network": network(), "interfaces": sorted(os.listdir("/sys/class/net")),
     "pids_max": readable("/sys/fs/cgroup/pids/pids.max"),
@@ -210,10 +218,12 @@ def test_flags_and_limits_observed_from_inside(docker_sandbox: DockerSandbox) ->
     result = docker_sandbox.run({"probe.py": PROBE}, ["python3", "probe.py"], limits=LIMITS)
     assert result.exit_code == 0, result.stderr
     facts = json.loads(result.stdout)
-    assert (facts["uid"], facts["gid"]) == (1000, 1000)
-    assert facts["cap_eff"] == "0000000000000000" and facts["no_new_privs"] == "1"
+    # root with CAP_KILL, CAP_SETGID and CAP_SETUID only: the launcher's uid changes
+    assert (facts["uid"], facts["gid"]) == (0, 0)
+    assert facts["cap_eff"] == "00000000000000e0" and facts["no_new_privs"] == "1"
     assert not facts["root_writable"] and not facts["etc_writable"]
-    assert facts["work_writable"] and facts["tmp_writable"] and facts["work_mode"] == "0o1777"
+    assert facts["work_writable"] and facts["tmp_writable"] and facts["work_mode"] == "0o755"
+    assert not facts["work_writable_by_a_candidate"] and facts["tmp_writable_by_a_candidate"]
     assert facts["network"].startswith("unreachable") and facts["interfaces"] == ["lo"]
     assert facts["pids_max"] == "64" and facts["spawned"] < 64
     assert facts["memory"] == str(256 << 20)
