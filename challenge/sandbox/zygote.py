@@ -21,12 +21,13 @@ Protocol (a SOCK_SEQPACKET socket, fd number in argv[1]; one JSON object per mes
     child  -> runner  (result pipe) one line: {"token": t, "outcome": ..., "message": ...}
 
 Each child: new session (so the whole tree of the test can be killed), oom_score_adj 500
-(the kernel's OOM killer takes a candidate host first, then a test, never the runner), stdin /dev/null, stdout and stderr
-on the output pipe, every other fd but its channel closed. It installs the proxy as the
-suite's `job_queue` (or `candidate_queue` at L5), runs pytest (--noconftest) on exactly
-`file::function` and reports "passed" only if setup, call and teardown of that very test
-passed, pytest itself returned OK and the candidate's audit hook reported no voiding event;
-then it leaves with os._exit so stray threads cannot keep it alive.
+(the kernel's OOM killer takes a candidate host first, then a test, never the runner),
+stdin /dev/null, stdout and stderr on the output pipe, every other fd but its channel
+closed. It installs the proxy as the suite's `job_queue` (or `candidate_queue` at L5), runs
+pytest (--noconftest) on exactly `file::function` and reports "passed" only if setup, call
+and teardown of that very test passed, pytest itself returned OK and the candidate's audit
+hook reported no voiding event; then it leaves with os._exit so stray threads cannot keep
+it alive.
 """
 
 import contextlib
