@@ -109,65 +109,102 @@ def docker_sandbox(sandbox_image: str) -> Iterator["DockerSandbox"]:
 SCORING_CONCURRENCY = 2 * (os.cpu_count() or 1) + 2
 
 
+def _uses(item: pytest.Item, fixture: str) -> bool:
+    return fixture in getattr(item, "fixturenames", ())
+
+
+class ScoringPoolRun:
+    """The session's scorings, started in the background with the session's first test:
+    the tests that do not read them run meanwhile (mostly waiting on Redis, Celery and fake
+    servers), and the readers, which run last, wait for what is left."""
+
+    def __init__(self, needed: "dict[tuple[str, Level, SandboxLimits], list[set]]",
+                 sandbox: "DockerSandbox") -> None:
+        from challenge.levels import Profile
+        from worker.scorer import score_answer
+
+        def score(key: "tuple[str, Level, SandboxLimits]", n: int) -> "ScoreReport":
+            answer, level, limits = key
+            profiles = tuple(p for p in Profile if p in needed[key][n])
+            return score_answer(answer, level, sandbox, limits, profiles=profiles,
+                                labels={"org.jqbench.run_id": f"pytest-pool-{level.value}-{n}"})
+
+        self._executor = ThreadPoolExecutor(max_workers=SCORING_CONCURRENCY,
+                                            thread_name_prefix="scoring-pool")
+        # The answers needing most rounds first: their extra rounds start at once, not in a
+        # tail; each answer's rounds stay in round order in `reports`.
+        self._futures = {
+            (key, n): self._executor.submit(score, key, n)
+            for n in reversed(range(max(map(len, needed.values()), default=0)))
+            for key, rounds in needed.items() if len(rounds) > n
+        }
+        self._keys = list(needed)
+
+    def reports(self) -> "dict[tuple[str, Level, SandboxLimits], list[ScoreReport]]":
+        rounds = sorted(self._futures, key=lambda job: job[1])
+        reports: dict = {key: [] for key in self._keys}
+        for key, n in rounds:
+            reports[key].append(self._futures[(key, n)].result())
+        return reports
+
+    def cancel(self) -> None:
+        self._executor.shutdown(wait=True, cancel_futures=True)
+
+
 @pytest.fixture(scope="session")
-def scoring_pool(
-    request: pytest.FixtureRequest, docker_sandbox: "DockerSandbox"
-) -> "dict[tuple[str, Level, SandboxLimits], list[ScoreReport]]":
-    """Reports of `score_answer` (both profiles from one sandbox run), several rounds each.
-
-    A test module that reads them says what it needs in a module constant `POOLED_SCORINGS`:
-    (answer, level, limits) -> rounds. The needs of the modules of the selected tests that use
-    this fixture are merged: one answer (at one level, under one set of limits) is scored as
-    often as the most demanding module needs, not once per module. Then everything is scored
-    in one pool of SCORING_CONCURRENCY sandboxes, a round of every answer after the other:
-    an answer's rounds run apart, each beside other answers. Values: the reports, in rounds.
-    """
-    from challenge.levels import Profile
-    from worker.scorer import score_answer
-
-    # Work that mostly sleeps too starts first, so it overlaps the pool instead of following it.
-    if any("local_suite_runs" in item.fixturenames for item in request.session.items
-           if isinstance(item, pytest.Function)):
+def scoring_pool_run(request: pytest.FixtureRequest) -> "Iterator[ScoringPoolRun]":
+    """Merges what the selected tests' modules ask of the pool and starts it (see
+    `scoring_pool`); sleep-heavy local suite runs start first when some test reads them."""
+    if any(_uses(item, "local_suite_runs") for item in request.session.items):
         request.getfixturevalue("local_suite_runs")
-    needed: dict[tuple[str, Level, SandboxLimits], int] = {}
+    needed: dict[tuple[str, Level, SandboxLimits], list[set]] = {}
     users = [item.module for item in request.session.items
-             if isinstance(item, pytest.Function) and "scoring_pool" in item.fixturenames]
+             if isinstance(item, pytest.Function) and _uses(item, "scoring_pool")]
     for module in dict.fromkeys(users):
         for key, rounds in module.POOLED_SCORINGS.items():
-            needed[key] = max(rounds, needed.get(key, 0))
-    # The answers needing most rounds first: their extra rounds start at once, not in a tail.
-    jobs = [(key, n) for n in reversed(range(max(needed.values(), default=0)))
-            for key, rounds in needed.items() if rounds > n]
+            merged = needed.setdefault(key, [])
+            merged.extend(set() for _ in range(len(rounds) - len(merged)))
+            for profiles, wanted in zip(merged, rounds, strict=False):
+                profiles.update(wanted)
+    run = ScoringPoolRun(needed, request.getfixturevalue("docker_sandbox"))
+    yield run
+    run.cancel()
 
-    def score(job: tuple[tuple[str, "Level", "SandboxLimits"], int]) -> "ScoreReport":
-        (answer, level, limits), n = job
-        return score_answer(answer, level, docker_sandbox, limits,
-                            profiles=(Profile.LEGACY, Profile.STRICT),
-                            labels={"org.jqbench.run_id": f"pytest-pool-{level.value}-{n}"})
 
-    reports: dict[tuple[str, Level, SandboxLimits], list[ScoreReport]] = {k: [] for k in needed}
-    with ThreadPoolExecutor(max_workers=SCORING_CONCURRENCY) as pool:
-        for (key, _), report in zip(jobs, pool.map(score, jobs), strict=True):
-            reports[key].append(report)
-    return reports
+@pytest.fixture(scope="session", autouse=True)
+def _start_the_scoring_pool_early(request: pytest.FixtureRequest) -> None:
+    """With the session's first test, when any selected test reads the scoring pool."""
+    if any(_uses(item, "scoring_pool") for item in request.session.items):
+        request.getfixturevalue("scoring_pool_run")
+
+
+@pytest.fixture(scope="session")
+def scoring_pool(scoring_pool_run: ScoringPoolRun
+                 ) -> "dict[tuple[str, Level, SandboxLimits], list[ScoreReport]]":
+    """Reports of `score_answer`, several rounds each, each round's profiles from one sandbox.
+
+    A test module that reads them says what it needs in a module constant `POOLED_SCORINGS`
+    (tests/pooled.py): (answer, level, limits) -> the profiles of each round it reads, e.g.
+    `((LEGACY, STRICT), (STRICT,))`: two rounds, the second read for strict outcomes only
+    (a profile nobody reads is not run). The needs of the modules of the selected tests are
+    merged round by round: one answer (at one level, under one set of limits) is scored as
+    often as the most demanding module needs, not once per module. Everything is scored in
+    one pool of SCORING_CONCURRENCY sandboxes, a round of every answer after the other (an
+    answer's rounds run apart, each beside other answers), started with the session's first
+    test, beside the tests that do not read it. Values: the reports, in rounds.
+    """
+    return scoring_pool_run.reports()
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """The tests that read the scoring pool run last, so that every other test runs while
+    the pool, started with the first test, scores (docs/scoring.md §10)."""
+    readers = [item for item in items if _uses(item, "scoring_pool")]
+    others = [item for item in items if not _uses(item, "scoring_pool")]
+    items[:] = others + readers
 
 
 # --- The legacy suites under plain local pytest (tests/challenge/test_challenge_suites_run.py)
-
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Tests that read `local_suite_runs` go right after the first test of the scoring pool,
-    whose set-up starts those runs: they then overlap the pool instead of preceding it."""
-    def uses(item: pytest.Item, fixture: str) -> bool:
-        return fixture in getattr(item, "fixturenames", ())
-
-    first_pool_user = next((item for item in items if uses(item, "scoring_pool")), None)
-    if first_pool_user is None:
-        return
-    readers = [item for item in items if uses(item, "local_suite_runs")]
-    rest = [item for item in items if not uses(item, "local_suite_runs")]
-    at = rest.index(first_pool_user) + 1
-    items[:] = rest[:at] + readers + rest[at:]
-
 
 #: No configuration file (our pyproject must not apply), no cache written beside the suites.
 LOCAL_PYTEST_ARGS = ("-q", "-p", "no:cacheprovider", "-c", os.devnull, "--rootdir", ".")

@@ -43,7 +43,7 @@ class SandboxLimits(BaseModel):
 
     memory_mb: int = Field(512, gt=0)
     """Memory of the whole container (RAM + swap + its tmpfs files), in MiB."""
-    pids: int = Field(256, gt=8)
+    pids: int = Field(1024, gt=8)
     """Processes and threads in the container at once (a fork bomb stops here)."""
     cpu_shares: int | None = Field(512, ge=2, le=262144)
     """CPU weight (Docker's --cpu-shares; None: Docker's default, 1024); a weight only

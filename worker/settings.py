@@ -39,7 +39,7 @@ class Settings(BaseSettings):
     loading_wait_s: float = Field(900.0, validation_alias=_env("JQ_LOADING_WAIT_S"))
     """How long a worker waits for a server that answers 503 "Loading model"."""
     sandbox_memory_mb: int = Field(512, validation_alias=_env("JQ_SANDBOX_MEMORY_MB"))
-    sandbox_pids: int = Field(256, validation_alias=_env("JQ_SANDBOX_PIDS"))
+    sandbox_pids: int = Field(1024, validation_alias=_env("JQ_SANDBOX_PIDS"))
     sandbox_wall_clock_s: float = Field(300.0, validation_alias=_env("JQ_SANDBOX_WALL_CLOCK_S"))
     """Whole container, enforced inside (timeout -s KILL) and from the host."""
     sandbox_test_timeout_s: float = Field(60.0, validation_alias=_env("JQ_TEST_TIMEOUT_S"))

@@ -12,8 +12,7 @@ beside the rest of the pool's load; `bench/adversarial.py` scores the racy ones 
 
 import pytest
 
-from challenge.levels import Level
-from worker.sandbox import SandboxLimits
+from tests.pooled import BOTH, PoolNeeds
 from worker.scorer import ScoreReport
 
 from .adversarial_corpus import ANSWERS_DIR, LIMITS, PROFILES, Entry, load_adversarial
@@ -21,16 +20,16 @@ from .adversarial_corpus import ANSWERS_DIR, LIMITS, PROFILES, Entry, load_adver
 ENTRIES = load_adversarial()
 CONTROL_CLASS = "control"
 #: What this module reads from the session's scoring pool: every entry, once.
-POOLED_SCORINGS: dict[tuple[str, Level, SandboxLimits], int] = {
-    (entry.answer(), entry.level, LIMITS): 1 for entry in ENTRIES
-}
+POOLED_SCORINGS: PoolNeeds = {(entry.answer(), entry.level, LIMITS): (BOTH,) for entry in ENTRIES}
 pytestmark = [pytest.mark.docker, pytest.mark.timeout(600)]  # the first may wait for the pool
 
 
 def _reports(pool: dict, entry: Entry) -> list[ScoreReport]:
-    reports = pool[(entry.answer(), entry.level, LIMITS)]
+    """The rounds this module asked for (others may run one profile only)."""
+    key = (entry.answer(), entry.level, LIMITS)
+    reports = pool[key][:len(POOLED_SCORINGS[key])]
     assert reports
-    return list(reports)
+    return reports
 
 
 def test_the_manifest_holds_a_positive_control_for_every_attack() -> None:

@@ -28,7 +28,7 @@ ALL_FAIL = "all"
 #: and strict tests run in one wave (L3 has 15 + 18 = 33: its last test starts as soon as the
 #: first one ends), and room for their threads (a 3-worker pool answer runs 4 threads per test
 #: process).
-LIMITS = SandboxLimits(memory_mb=512, pids=256, wall_clock_s=240, test_timeout_s=60,
+LIMITS = SandboxLimits(memory_mb=512, pids=1024, wall_clock_s=240, test_timeout_s=60,
                        max_parallel_tests=32)
 
 

@@ -16,6 +16,7 @@ from challenge.extraction import legacy_candidate_files
 from challenge.extraction_strict import strict_candidate_files
 from challenge.levels import Level, Profile
 from challenge.points import strict_points
+from tests.pooled import BOTH, PoolNeeds
 from worker.sandbox import SandboxLimits
 from worker.scorer import ScoreReport
 
@@ -23,9 +24,7 @@ from .corpus import ANSWERS_DIR, CANNED_PREFIX, LIMITS, Entry, load_corpus
 
 ENTRIES = load_corpus()
 #: What this module reads from the session's scoring pool: every entry, once.
-POOLED_SCORINGS: dict[tuple[str, Level, SandboxLimits], int] = {
-    (entry.answer(), entry.level, LIMITS): 1 for entry in ENTRIES
-}
+POOLED_SCORINGS: PoolNeeds = {(entry.answer(), entry.level, LIMITS): (BOTH,) for entry in ENTRIES}
 
 
 def _ids(entries: tuple[Entry, ...]) -> list[str]:

@@ -14,6 +14,7 @@ import pytest
 
 from challenge.answers import canned_answer
 from challenge.levels import LEVELS, Level, Profile
+from tests.pooled import BOTH, STRICT_ONLY, PoolNeeds
 from worker.sandbox import SandboxLimits
 from worker.scorer import ScoreReport
 
@@ -35,11 +36,13 @@ def _reference_key(level: Level) -> tuple[str, Level, SandboxLimits]:
     return (canned_answer(level, "reference"), level, LIMITS)
 
 
-#: What this module reads from the session's scoring pool. The corpus holds the reference
-#: answers too: those get REFERENCE_ROUNDS in all, not ROUNDS more.
-POOLED_SCORINGS: dict[tuple[str, Level, SandboxLimits], int] = {
-    **{_corpus_key(entry): ROUNDS for entry in load_corpus()},
-    **{_reference_key(level): REFERENCE_ROUNDS for level in LEVELS},
+#: What this module reads from the session's scoring pool. A corpus answer's rounds are
+#: compared by their strict outcomes only: its first round also runs legacy (test_corpus.py
+#: reads it), the second runs strict alone, so it also shares its sandbox with fewer tests.
+#: The corpus holds the reference answers too: those get REFERENCE_ROUNDS of both profiles.
+POOLED_SCORINGS: PoolNeeds = {
+    **{_corpus_key(entry): (BOTH, *[STRICT_ONLY] * (ROUNDS - 1)) for entry in load_corpus()},
+    **{_reference_key(level): (BOTH,) * REFERENCE_ROUNDS for level in LEVELS},
 }
 
 Outcomes = tuple[tuple[str, str], ...]

@@ -113,7 +113,7 @@ def test_shell_command_unpacks_then_execs_under_timeout() -> None:
 
 def test_limits_defaults_and_validation() -> None:
     limits = SandboxLimits()
-    assert (limits.memory_mb, limits.pids, limits.cpus, limits.cpu_shares) == (512, 256, None, 512)
+    assert (limits.memory_mb, limits.pids, limits.cpus, limits.cpu_shares) == (512, 1024, None, 512)
     assert (limits.wall_clock_s, limits.test_timeout_s) == (300, 60)
     # a level's legacy and strict tests (L3: 15 + 16) run in one wave
     assert (limits.output_cap_bytes, limits.max_parallel_tests) == (4000, 32)

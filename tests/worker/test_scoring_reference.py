@@ -16,6 +16,7 @@ from challenge.extraction import extract_code_legacy
 from challenge.levels import Level
 from challenge.prompts import prompt_text
 from tests.corpus.corpus import LIMITS
+from tests.pooled import BOTH, PoolNeeds
 from worker.sandbox import SandboxLimits
 from worker.scorer import ScoreReport
 
@@ -36,9 +37,7 @@ CASES: dict[str, tuple[str, Level]] = {
 
 
 #: What this module reads from the session's scoring pool: every case, once.
-POOLED_SCORINGS: dict[tuple[str, Level, SandboxLimits], int] = {
-    (answer, level, LIMITS): 1 for answer, level in CASES.values()
-}
+POOLED_SCORINGS: PoolNeeds = {(answer, level, LIMITS): (BOTH,) for answer, level in CASES.values()}
 
 
 @pytest.fixture(scope="module")
