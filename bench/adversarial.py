@@ -53,12 +53,12 @@ def runner_fingerprint() -> str:
     try:
         head = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=root, check=True,
                               capture_output=True, text=True).stdout.strip()
-        changed = subprocess.run(["git", "status", "--porcelain", "--", "challenge/sandbox"],
+        changed = subprocess.run(["git", "status", "--porcelain", "--", "challenge/runner"],
                                  cwd=root, check=True, capture_output=True,
                                  text=True).stdout.split("\n")
     except (OSError, subprocess.CalledProcessError):
         return text
-    changed = [line[3:].removeprefix("challenge/sandbox/") for line in changed if line.strip()]
+    changed = [line[3:].removeprefix("challenge/runner/") for line in changed if line.strip()]
     return (f"{text}, commit {head}"
             + (f" with uncommitted changes to {', '.join(changed)}" if changed else ""))
 
@@ -187,7 +187,7 @@ def main() -> int:
         f"Adversarial corpus, scored {stamp}; image {IMAGE}; {measured}; "
         f"{args.jobs} sandboxes at once on "
         f"{os.cpu_count()} cores; limits: production defaults "
-        f"(max_parallel_tests {LIMITS.max_parallel_tests}).",
+        f"(max_parallel {LIMITS.runner.max_parallel}).",
         table(rows),
         summary(rows, wall),
     ]) + "\n"

@@ -30,7 +30,7 @@ from challenge.extraction import extract_code_legacy  # noqa: E402
 from challenge.levels import Level  # noqa: E402
 
 SUITES = ROOT / "challenge" / "suites"
-SANDBOX = ROOT / "challenge" / "sandbox"
+SANDBOX = ROOT / "challenge" / "runner"
 CORPUS = ROOT / "tests" / "corpus"
 
 DRIVER = r'''

@@ -12,7 +12,7 @@ import time
 
 from challenge.answers import canned_answer
 from challenge.levels import Level, Profile
-from challenge.plan import PlannedTest, SandboxPlan
+from challenge.plan import PlannedTest, RunnerLimits, SandboxPlan
 from worker._docker import DockerSandbox
 from worker.sandbox import SandboxLimits
 from worker.scorer import RUNNER_COMMAND, parse_report, runner_files, score_answer
@@ -27,7 +27,7 @@ def _trivial_run(sandbox: DockerSandbox, tests: int, parallel: int) -> float:
     plan = SandboxPlan(
         tests=[PlannedTest(profile=Profile.LEGACY, id=f"t{i}", cwd="s", file="suite.py",
                            function=f"test_{i}") for i in range(tests)],
-        max_parallel=parallel,
+        limits=RunnerLimits(max_parallel=parallel),
     )
     files = {"s/suite.py": TRIVIAL, **runner_files(), "plan.json": plan.model_dump_json(),
              ".key": key}
@@ -39,7 +39,7 @@ def _trivial_run(sandbox: DockerSandbox, tests: int, parallel: int) -> float:
 
 
 def _level_run(sandbox: DockerSandbox, level: Level, parallel: int) -> tuple[float, float]:
-    limits = SandboxLimits(max_parallel_tests=parallel)
+    limits = SandboxLimits(runner=RunnerLimits(max_parallel=parallel))
     started = time.monotonic()
     report = score_answer(canned_answer(level, "reference"), level, sandbox, limits)
     return time.monotonic() - started, report.scores["legacy"]

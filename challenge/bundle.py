@@ -5,7 +5,9 @@ Layout under /work, one directory per profile (the tests' cwd and sys.path[0]):
     legacy/candidate/job_queue.py   L1-L4 candidate
     legacy/candidate/queue/*.py     L5 candidate
     strict/strict_l1.py ...         likewise for strict, with strict extraction's files,
-    strict/strict_support.py        plus the helper module its suites import
+    strict/strict_support.py        plus the helper modules its suites import (waiting and
+    strict/strict_locks.py          order; L4's lock recorder; the checks run inside the
+    strict/strict_inside.py         candidate's process)
 The candidate's files are never on a test's sys.path: a candidate host imports them in a
 process and uid of its own, and the test reaches the queue through a proxy
 (docs/trust-boundary.md). A profile whose extraction found no code gets no files and no
@@ -18,7 +20,14 @@ from collections.abc import Callable, Sequence
 from challenge.extraction import legacy_candidate_files
 from challenge.extraction_strict import strict_candidate_files
 from challenge.levels import Level, Profile
-from challenge.plan import Bundle, CandidateSpec, PlannedTest, SandboxPlan
+from challenge.plan import (
+    DEFAULT_RUNNER_LIMITS,
+    Bundle,
+    CandidateSpec,
+    PlannedTest,
+    RunnerLimits,
+    SandboxPlan,
+)
 from challenge.suite_index import suite_source, support_files, test_cases
 
 #: Where the candidate's files go, relative to the profile directory.
@@ -71,9 +80,7 @@ def build_bundle(
     level: Level,
     *,
     profiles: Sequence[Profile] = (Profile.LEGACY,),
-    test_timeout_s: float = 60.0,
-    max_parallel: int = 16,
-    output_cap_bytes: int = 4000,
+    limits: RunnerLimits = DEFAULT_RUNNER_LIMITS,
 ) -> Bundle:
     """Everything the sandbox needs to score `answer` for `level` under each of `profiles`.
 
@@ -103,10 +110,5 @@ def build_bundle(
             )
             for case in cases
         )
-    plan = SandboxPlan(
-        tests=tests,
-        test_timeout_s=test_timeout_s,
-        max_parallel=max_parallel,
-        output_cap_bytes=output_cap_bytes,
-    )
+    plan = SandboxPlan(tests=tests, limits=limits)
     return Bundle(level=level, files=files, plan=plan, extracted=extracted)

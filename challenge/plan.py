@@ -1,12 +1,30 @@
 """What the sandbox receives: the files to write under /work and the tests to run there.
 
 This is the contract between `challenge` (which builds it, purely) and the in-container runner
-(`challenge/sandbox/runner.py`, which executes it). Paths are relative to /work.
+(`challenge/runner/runner.py`, which executes it). Paths are relative to /work.
 """
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from challenge.levels import Level, Profile
+
+
+class RunnerLimits(BaseModel):
+    """What the in-container runner enforces, defined once and passed whole: settings ->
+    `SandboxLimits.runner` -> `build_bundle` -> plan.json -> the runner's scheduler."""
+
+    model_config = ConfigDict(frozen=True)
+
+    test_timeout_s: float = Field(60.0, gt=0)
+    """Wall-clock limit of one test's process; on expiry the test is an error."""
+    max_parallel: int = Field(32, gt=0)
+    """How many tests run at once inside one sandbox (each uses about 8 processes and
+    threads: keep the sandbox's pids limit well above 8 times this)."""
+    output_cap_bytes: int = Field(4000, ge=0)
+    """Captured output kept per test (its tail), and of the sandbox as a whole."""
+
+
+DEFAULT_RUNNER_LIMITS = RunnerLimits()
 
 
 class CandidateSpec(BaseModel):
@@ -47,12 +65,7 @@ class SandboxPlan(BaseModel):
     """The run description the runner reads from /work/plan.json."""
 
     tests: list[PlannedTest]
-    test_timeout_s: float = 60.0
-    """Wall-clock limit of one test's process; on expiry the test is an error."""
-    max_parallel: int = 16
-    """How many tests run at once inside one sandbox."""
-    output_cap_bytes: int = 4000
-    """Captured output kept per test (the tail)."""
+    limits: RunnerLimits = DEFAULT_RUNNER_LIMITS
 
 
 class Bundle(BaseModel):

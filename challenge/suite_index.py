@@ -27,7 +27,7 @@ SUITE_FILES: dict[Profile, dict[Level, str]] = {
 #: Per profile, helper modules its suites import; the bundle puts them beside the suites.
 SUPPORT_FILES: dict[Profile, tuple[str, ...]] = {
     Profile.LEGACY: (),
-    Profile.STRICT: ("strict_support.py",),
+    Profile.STRICT: ("strict_support.py", "strict_locks.py", "strict_inside.py"),
 }
 
 #: Per profile, whose tests run when a level is scored. Legacy: docs/challenge.md §4. Strict:

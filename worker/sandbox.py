@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Protocol
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from challenge.plan import DEFAULT_RUNNER_LIMITS, RunnerLimits
 from worker.errors import ServiceUnavailable
 
 if TYPE_CHECKING:
@@ -54,12 +55,8 @@ class SandboxLimits(BaseModel):
     check fixed 0.1 s waits; when set, the period is kept short (10 ms) to limit that."""
     wall_clock_s: float = Field(300.0, gt=0)
     """Whole container, enforced inside (`timeout -s KILL`) and from the host."""
-    test_timeout_s: float = Field(60.0, gt=0)
-    """One test's process; on expiry the test is an error and the others go on."""
-    output_cap_bytes: int = Field(4000, ge=0)
-    """Captured output kept per test (its tail), and of the sandbox as a whole."""
-    max_parallel_tests: int = Field(32, gt=0)
-    """Tests running at once inside one sandbox."""
+    runner: RunnerLimits = DEFAULT_RUNNER_LIMITS
+    """What the runner inside enforces: per-test timeout, tests at once, output cap."""
 
 
 @dataclass(frozen=True)
@@ -135,8 +132,9 @@ def sandbox_limits(settings: "Settings") -> SandboxLimits:
     """The limits the settings ask for."""
     return SandboxLimits(
         memory_mb=settings.sandbox_memory_mb, pids=settings.sandbox_pids,
-        wall_clock_s=settings.sandbox_wall_clock_s, test_timeout_s=settings.sandbox_test_timeout_s,
-        output_cap_bytes=settings.sandbox_output_cap_bytes,
+        wall_clock_s=settings.sandbox_wall_clock_s,
+        runner=RunnerLimits(test_timeout_s=settings.sandbox_test_timeout_s,
+                            output_cap_bytes=settings.sandbox_output_cap_bytes),
         cpu_shares=settings.sandbox_cpu_shares, cpus=settings.sandbox_cpus,
     )
 

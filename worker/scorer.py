@@ -1,7 +1,7 @@
 """Score one answer for one level: the single function the worker, `score` and `regrade` use.
 
 answer -> per-profile extraction and the level's suites (challenge.bundle) -> one sandbox run
-of the in-container runner (challenge/sandbox/runner.py) -> per-test outcomes -> points
+of the in-container runner (challenge/runner/runner.py) -> per-test outcomes -> points
 (challenge.points). Only a report line signed with this run's fresh key (HMAC-SHA256) is
 believed: the candidate can print anything, but the key lives only in the in-container
 launcher, which no candidate uid can read or signal. A run without such a line (the
@@ -48,7 +48,7 @@ SCORING_PROFILES: tuple[Profile, ...] = tuple(p for p in Profile if p in SCORE_R
 @cache
 def runner_files() -> dict[str, str]:
     """The in-container runner's sources, as they go under /work/_runner/."""
-    folder = package_files("challenge") / "sandbox"
+    folder = package_files("challenge") / "runner"
     return {
         f"{RUNNER_DIR}/{entry.name}": entry.read_text(encoding="utf-8")
         for entry in sorted(folder.iterdir(), key=lambda e: e.name)
@@ -177,10 +177,7 @@ def score_answer(
     started = time.monotonic()
     level = Level(level)
     profiles = tuple(dict.fromkeys(Profile(p) for p in profiles))
-    bundle = build_bundle(
-        answer, level, profiles=profiles, test_timeout_s=limits.test_timeout_s,
-        max_parallel=limits.max_parallel_tests, output_cap_bytes=limits.output_cap_bytes,
-    )
+    bundle = build_bundle(answer, level, profiles=profiles, limits=limits.runner)
     has_code = {p: bool(bundle.extracted.get(p.value)) for p in profiles}
     report = ScoreReport(level=level, status="ok", extracted=bundle.extracted)
     tests: list[TestOutcome] = []
@@ -201,7 +198,7 @@ def score_answer(
         report.sandbox_exit_code = result.exit_code
         report.sandbox_timed_out = result.timed_out
         report.sandbox_oom_killed = result.oom_killed
-        report.sandbox_output = sandbox_output(result, key, limits.output_cap_bytes)
+        report.sandbox_output = sandbox_output(result, key, limits.runner.output_cap_bytes)
         if parsed is not None:
             report.python = _text(parsed.get("python"))
             report.pytest = _text(parsed.get("pytest"))

@@ -4,9 +4,9 @@ Data for the sandbox, not part of jqbench's own tests. The candidate is `candida
 beside this file, served by its own process (the candidate host). no_lost_results drives it
 through the proxy, as the other suites do. The guarded tests must look inside the candidate's
 process (which locks its threads hold while they write): they run there, as inside checks
-(strict_support.run_inside_check, docs/trust-boundary.md says what they trust), and import the
+(strict_inside.run_inside_check, docs/trust-boundary.md says what they trust), and import the
 candidate while every lock it creates records its holders. The rule for "guarded" is in
-strict_support's docstring (L4); the source text is never read. The unmodified code of
+strict_locks' docstring; the source text is never read. The unmodified code of
 the prompt passes no_lost_results (the GIL keeps a lone dict write whole) and fails both
 guarded tests: its worker writes results without holding a lock while the test reads them.
 L4 is all or nothing: 15 points only when all three pass.

@@ -9,7 +9,7 @@ Data for the sandbox, not part of jqbench's own tests. The candidate package is
 - core_holds_the_base_class: queue.JobQueue, or a class it derives from, is defined in
   queue/core.py ("core.py  # Base JobQueue class").
 - retry_and_priority_in_own_modules: functions of queue.retry and of queue.priority run
-  while JobQueue retries a job and schedules by priority (rule in strict_support).
+  while JobQueue retries a job and schedules by priority (rule in strict_inside).
 - keeps_l1_behaviour: ids, a result, five results, FIFO (held jobs), unknown id, arguments.
 - keeps_l2_behaviour: fails twice then succeeds: 3 attempts, waits of 1 and 2 s; any
   exception type is retried, with the job's arguments.

@@ -7,7 +7,7 @@ from challenge.bundle import build_bundle, is_safe_l5_name
 from challenge.extraction import extract_code_legacy
 from challenge.extraction_strict import strict_candidate_files
 from challenge.levels import Level, Profile
-from challenge.plan import Bundle, CandidateSpec
+from challenge.plan import Bundle, CandidateSpec, RunnerLimits, SandboxPlan
 from challenge.suite_index import suite_source
 from challenge.suite_index import test_cases as cases_for
 
@@ -84,12 +84,11 @@ def test_plan_limits_are_passed_through():
     bundle = build_bundle(
         "```python\nx = 1\n```",
         Level.L1,
-        test_timeout_s=5.0,
-        max_parallel=2,
-        output_cap_bytes=100,
+        limits=RunnerLimits(test_timeout_s=5.0, max_parallel=2, output_cap_bytes=100),
     )
-    plan = bundle.plan
-    assert (plan.test_timeout_s, plan.max_parallel, plan.output_cap_bytes) == (5.0, 2, 100)
+    assert bundle.plan.limits == RunnerLimits(test_timeout_s=5.0, max_parallel=2,
+                                              output_cap_bytes=100)
+    assert SandboxPlan.model_validate_json(bundle.plan.model_dump_json()).limits.max_parallel == 2
 
 
 def test_bundle_round_trips_through_json():
@@ -132,12 +131,15 @@ def test_strict_profile_gets_its_suites_support_module_and_extraction():
     strict_files = sorted(path for path in bundle.files if path.startswith("strict/"))
     assert strict_files == [
         "strict/candidate/job_queue.py",
+        "strict/strict_inside.py",
         "strict/strict_l1.py",
         "strict/strict_l2.py",
         "strict/strict_l3.py",
+        "strict/strict_locks.py",
         "strict/strict_support.py",
     ]
-    assert bundle.files["strict/strict_support.py"] == suite_source("strict_support.py")
+    for support in ("strict_support.py", "strict_locks.py", "strict_inside.py"):
+        assert bundle.files[f"strict/{support}"] == suite_source(support)
     assert bundle.extracted["strict"] == strict_candidate_files(answer, Level.L3)
     strict_tests = [t for t in bundle.plan.tests if t.profile is Profile.STRICT]
     assert [t.id for t in strict_tests] == [c.id for c in cases_for(Level.L3, Profile.STRICT)]
@@ -152,7 +154,9 @@ def test_strict_l5_package_goes_beside_its_suite():
         "strict/candidate/queue/core.py",
         "strict/candidate/queue/priority.py",
         "strict/candidate/queue/retry.py",
+        "strict/strict_inside.py",
         "strict/strict_l5.py",
+        "strict/strict_locks.py",
         "strict/strict_support.py",
     ]
     assert not any("```" in body for body in bundle.extracted["strict"].values())

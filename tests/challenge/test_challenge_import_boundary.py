@@ -1,6 +1,6 @@
 """`challenge` stays pure: importing it pulls in no service client (checked in a fresh process).
 
-`challenge.sandbox` is skipped: its modules are scripts run inside the container with their
+`challenge.runner` is skipped: its modules are scripts run inside the container with their
 own sys.path (stdlib only), not importable as parts of the package.
 """
 
@@ -14,7 +14,7 @@ SCRIPT = """
 import importlib, json, pkgutil, sys
 import challenge
 for info in pkgutil.iter_modules(challenge.__path__, "challenge."):
-    if info.name != "challenge.sandbox":
+    if info.name != "challenge.runner":
         importlib.import_module(info.name)
 print(json.dumps(sorted(m for m in sys.modules if m.split(".")[0] in {forbidden!r})))
 """

@@ -1,7 +1,8 @@
-"""The strict suites' machinery (challenge/suites/strict_support.py), on tiny in-test queues.
+"""The strict suites' machinery (challenge/suites/strict_support.py and strict_locks.py), on
+tiny in-test queues.
 
-strict_support is sandbox data, not a package module; it uses the stdlib only, so it is
-loaded here from its file. The order judge and the L4 recorder are checked on queues whose
+They are sandbox data, not package modules; they use the stdlib only, so they are loaded
+here from their files. The order judge and the L4 recorder are checked on queues whose
 behaviour is known by construction (FIFO, LIFO, a pool, synchronous; guarded, unguarded,
 confined writes). Waits that only a failing queue reaches are shortened.
 """
@@ -18,14 +19,24 @@ import pytest
 from challenge._resources import resource
 
 
-@pytest.fixture(scope="module")
-def support() -> ModuleType:
+def _load(file: str) -> ModuleType:
     spec = importlib.util.spec_from_file_location(
-        "strict_support_under_test", str(resource("suites/strict_support.py")))
+        f"{file.removesuffix('.py')}_under_test", str(resource(f"suites/{file}")))
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
+
+
+@pytest.fixture(scope="module")
+def support() -> ModuleType:
+    return _load("strict_support.py")
+
+
+@pytest.fixture(scope="module")
+def locks() -> ModuleType:
+    """L4's recorder (strict_locks.py); it imports no other support module."""
+    return _load("strict_locks.py")
 
 
 @pytest.fixture
@@ -293,37 +304,37 @@ class Results:
         return self.results.get(job_id)
 
 
-def _recorded_run(support, mode: str) -> list[str]:
+def _recorded_run(locks: ModuleType, mode: str) -> list[str]:
     queue_class = type(f"{mode.title()}Results", (Results,), {"mode": mode})
-    with support.RecordedLocks():
-        q, logs = support.build_watched(queue_class)
+    with locks.RecordedLocks():
+        q, logs = locks.build_watched(queue_class)
         ids = [q.add_job(lambda n=n: n * 2, n) for n in range(5)]
         assert [q.get_result(i) for i in ids] == [0, 2, 4, 6, 8]
-    return support.unguarded_job_writes(logs, ids)
+    return locks.unguarded_job_writes(logs, ids)
 
 
 @pytest.mark.parametrize(("mode", "flagged"),
                          [("guarded", False), ("unguarded", True), ("handoff", False)])
-def test_unguarded_writes_are_found_by_behaviour(support, mode, flagged):
-    problems = _recorded_run(support, mode)
+def test_unguarded_writes_are_found_by_behaviour(locks, mode, flagged):
+    problems = _recorded_run(locks, mode)
     assert bool(problems) is flagged, problems
     if flagged:
         assert "5 of 5 writes" in problems[0]
 
 
-def test_recorded_locks_are_restored_and_behave_as_locks(support):
+def test_recorded_locks_are_restored_and_behave_as_locks(locks):
     originals = (threading.Lock, threading.RLock, threading.Semaphore)
-    with support.RecordedLocks():
+    with locks.RecordedLocks():
         lock, rlock = threading.Lock(), threading.RLock()
         condition = threading.Condition()
         with lock, rlock, rlock:
-            assert support.HOLDERS.holds(threading.get_ident())
+            assert locks.HOLDERS.holds(threading.get_ident())
             assert lock.locked() and not lock.acquire(blocking=False)
         with condition:
             assert not condition.wait(timeout=0.01)
-            assert support.HOLDERS.holds(threading.get_ident())
+            assert locks.HOLDERS.holds(threading.get_ident())
         counting = threading.Semaphore(0)
         counting.release()
         assert counting.acquire(timeout=1)
-        assert not support.HOLDERS.holds(threading.get_ident())
+        assert not locks.HOLDERS.holds(threading.get_ident())
     assert (threading.Lock, threading.RLock, threading.Semaphore) == originals

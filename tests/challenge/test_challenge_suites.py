@@ -155,29 +155,34 @@ def test_strict_level_sets_accumulate_like_legacy():
     assert ids[Level.L2] == STRICT_IDS[Level.L1] + STRICT_IDS[Level.L2]
     assert ids[Level.L3] == STRICT_IDS[Level.L1] + STRICT_IDS[Level.L2] + STRICT_IDS[Level.L3]
     assert [len(v) for v in ids.values()] == [6, 13, 18, 3, 7]
-    assert support_files(Profile.STRICT) == ("strict_support.py",)
+    assert support_files(Profile.STRICT) == SUPPORT
     assert support_files(Profile.LEGACY) == ()
 
 
-@pytest.mark.parametrize("file", [*STRICT_SUITES, "strict_support.py"])
+SUPPORT = ("strict_support.py", "strict_locks.py", "strict_inside.py")
+
+
+@pytest.mark.parametrize("file", [*STRICT_SUITES, *SUPPORT])
 def test_strict_suites_use_only_stdlib_pytest_the_candidate_and_support(file):
     imported = _imported_modules(suite_source(file))
     allowed = set(sys.stdlib_module_names) | {"pytest", "job_queue", "candidate_queue",
-                                              "strict_support", "sandbox_link"}
+                                              "sandbox_link",
+                                              *(name.removesuffix(".py") for name in SUPPORT)}
     assert imported <= allowed
     # The proxy is `job_queue` at L1-L4 and `candidate_queue` for the L5 package; inside
     # checks (L4's guarded writes, L5's import, core, own modules) go through sandbox_link.
-    # strict_support runs in the candidate's process too: it imports none of them.
+    # The support modules run in the candidate's process too: they import none of them.
     assert ("job_queue" in imported) == (file in STRICT_SUITES[:4])
     assert ("candidate_queue" in imported) == (file == "strict_l5.py")
     assert ("sandbox_link" in imported) == (file in ("strict_l4.py", "strict_l5.py"))
 
 
-def test_strict_support_never_imports_the_stdlib_queue():
-    """An L5 candidate host imports strict_support with the candidate's `queue` first on
-    sys.path, so
-    nothing it imports at module level may import the stdlib queue (directly or not)."""
-    top = _imported_modules(suite_source("strict_support.py"), top_level_only=True)
+@pytest.mark.parametrize("file", SUPPORT)
+def test_strict_support_never_imports_the_stdlib_queue(file):
+    """An L5 candidate host imports the support modules (strict_inside, which imports the
+    others) with the candidate's `queue` first on sys.path, so nothing they import at module
+    level may import the stdlib queue (directly or not)."""
+    top = _imported_modules(suite_source(file), top_level_only=True)
     assert not top & {"queue", "concurrent", "subprocess", "multiprocessing", "asyncio",
                       "logging"}
 

@@ -15,6 +15,7 @@ import yaml
 from challenge.answers import canned_answer
 from challenge.levels import Level, Profile
 from challenge.outcomes import TestOutcome
+from challenge.plan import RunnerLimits
 from challenge.suite_index import test_cases
 from worker.sandbox import SandboxLimits
 
@@ -28,8 +29,8 @@ ALL_FAIL = "all"
 #: and strict tests run in one wave (L3 has 15 + 18 = 33: its last test starts as soon as the
 #: first one ends), and room for their threads (a 3-worker pool answer runs 4 threads per test
 #: process).
-LIMITS = SandboxLimits(memory_mb=512, pids=1024, wall_clock_s=240, test_timeout_s=60,
-                       max_parallel_tests=32)
+LIMITS = SandboxLimits(memory_mb=512, pids=1024, wall_clock_s=240,
+                       runner=RunnerLimits(test_timeout_s=60, max_parallel=32))
 
 
 class Entry(NamedTuple):

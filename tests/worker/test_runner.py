@@ -1,4 +1,4 @@
-"""The in-container runner (challenge/sandbox/) in the real sandbox, on suites of our own:
+"""The in-container runner (challenge/runner/) in the real sandbox, on suites of our own:
 ordinary outcomes, and hostile or broken candidates that must never turn into a pass.
 
 Each candidate runs in its own candidate host (its own process and uid) and its suite reaches
@@ -11,8 +11,8 @@ from typing import Any
 import pytest
 
 from challenge.levels import Profile
-from challenge.plan import CandidateSpec, PlannedTest, SandboxPlan
-from challenge.sandbox.scheduler import TailBuffer, parse_result_line
+from challenge.plan import CandidateSpec, PlannedTest, RunnerLimits, SandboxPlan
+from challenge.runner.scheduler import TailBuffer, parse_result_line
 from worker._docker import DockerSandbox
 from worker.sandbox import ExecResult, SandboxLimits
 from worker.scorer import RUNNER_COMMAND, parse_report, runner_files
@@ -44,7 +44,7 @@ def run_plan(
                            candidate=CandidateSpec(dir=f"{c}/candidate", module="job_queue",
                                                    proxy_as="job_queue"))
                for i, c, f, fn in tests],
-        test_timeout_s=timeout_s, max_parallel=parallel, output_cap_bytes=cap,
+        limits=RunnerLimits(test_timeout_s=timeout_s, max_parallel=parallel, output_cap_bytes=cap),
     )
     command = [*RUNNER_COMMAND, *(["--budget-s", str(budget_s)] if budget_s else [])]
     result = sandbox.run(

@@ -11,6 +11,7 @@ import uuid
 
 import pytest
 
+from challenge.plan import RunnerLimits
 from worker._archive import build_archive, check_path
 from worker._docker import (
     LABEL_ROLE,
@@ -30,7 +31,8 @@ from worker.sandbox import (
 from worker.settings import Settings
 
 #: Short limits: every Docker test here finishes in seconds.
-LIMITS = SandboxLimits(memory_mb=256, pids=64, wall_clock_s=20, test_timeout_s=5)
+LIMITS = SandboxLimits(memory_mb=256, pids=64, wall_clock_s=20,
+                       runner=RunnerLimits(test_timeout_s=5))
 
 
 # --- pure: archive, framing, command, limits ---------------------------------------------------
@@ -114,9 +116,9 @@ def test_shell_command_unpacks_then_execs_under_timeout() -> None:
 def test_limits_defaults_and_validation() -> None:
     limits = SandboxLimits()
     assert (limits.memory_mb, limits.pids, limits.cpus, limits.cpu_shares) == (512, 1024, None, 512)
-    assert (limits.wall_clock_s, limits.test_timeout_s) == (300, 60)
+    assert (limits.wall_clock_s, limits.runner.test_timeout_s) == (300, 60)
     # a level's legacy and strict tests (L3: 15 + 16) run in one wave
-    assert (limits.output_cap_bytes, limits.max_parallel_tests) == (4000, 32)
+    assert (limits.runner.output_cap_bytes, limits.runner.max_parallel) == (4000, 32)
     with pytest.raises(ValueError):
         SandboxLimits(memory_mb=0)
 

@@ -13,11 +13,12 @@ import pytest
 
 from challenge.answers import canned_answer
 from challenge.levels import Level, Profile
+from challenge.plan import RunnerLimits
 from worker.sandbox import ExecResult, SandboxLimits, SandboxUnavailable
 from worker.scorer import parse_report, report_line, runner_command, score_answer
 
-LIMITS = SandboxLimits(wall_clock_s=100, test_timeout_s=7, max_parallel_tests=3,
-                       output_cap_bytes=300)
+LIMITS = SandboxLimits(wall_clock_s=100, runner=RunnerLimits(
+    test_timeout_s=7, max_parallel=3, output_cap_bytes=300))
 Behaviour = Callable[[Mapping[str, bytes | str]], ExecResult]
 
 
@@ -80,7 +81,7 @@ def test_what_goes_into_the_sandbox() -> None:
             ".key", "legacy/candidate/job_queue.py", "legacy/legacy_l1.py"} <= set(files)
     assert "_runner/__init__.py" not in files
     plan = json.loads(files["plan.json"])
-    assert (plan["test_timeout_s"], plan["max_parallel"], plan["output_cap_bytes"]) == (7, 3, 300)
+    assert plan["limits"] == {"test_timeout_s": 7, "max_parallel": 3, "output_cap_bytes": 300}
     assert len(str(files[".key"])) == 64
     assert {t["candidate"]["dir"] for t in plan["tests"]} == {"legacy/candidate"}
     assert command == runner_command(LIMITS)

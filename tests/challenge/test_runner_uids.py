@@ -1,4 +1,4 @@
-"""The launcher's uid work (challenge/sandbox/uids.py) in a real container started as the
+"""The launcher's uid work (challenge/runner/uids.py) in a real container started as the
 trust boundary needs it: root with only SETUID, SETGID and KILL, no-new-privileges."""
 
 import json
@@ -7,7 +7,7 @@ from pathlib import Path
 import docker
 import pytest
 
-from challenge.sandbox import uids
+from challenge.runner import uids
 
 pytestmark = pytest.mark.docker
 

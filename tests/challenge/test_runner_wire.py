@@ -6,7 +6,7 @@ import uuid
 
 import pytest
 
-from challenge.sandbox.wire import (
+from challenge.runner.wire import (
     MAX_DEPTH,
     Decoder,
     Encoder,

@@ -13,7 +13,7 @@ answers the test's calls (channel.py):
            -> [{"ok": tagged} | {"raised": tagged exception}], run back to back on one
            thread, as a test's consecutive calls ran in the original
     inside {"check": name, "support": dir} -> {"ok": bool, "message": str}: one of the checks
-           that must look inside the candidate's process (strict_support.run_inside_check,
+           that must look inside the candidate's process (strict_inside.run_inside_check,
            imported from `support`); what they trust is said in docs/trust-boundary.md
     close  -> None; the host then leaves with os._exit (stray threads cannot keep it alive)
 
@@ -204,7 +204,7 @@ def run_inside(check: str, support_dir: str, module: str,
     if support_dir not in sys.path:
         sys.path.append(support_dir)  # after the candidate's directory, as in a test
     try:
-        support = importlib.import_module("strict_support")
+        support = importlib.import_module("strict_inside")
         answer = support.run_inside_check(check, module, candidate_dir)
     except BaseException as exc:
         return {"ok": False, "message": f"the check could not run: {type(exc).__name__}: {exc}"}

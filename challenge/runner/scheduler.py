@@ -143,9 +143,10 @@ class Scheduler:
                  on_finished=None, link=None, runner_dir: str | None = None) -> None:
         self.tests: list[dict] = list(plan["tests"])
         self.root = root
-        self.timeout_s = float(plan.get("test_timeout_s", 60.0))
-        self.max_parallel = max(1, int(plan.get("max_parallel", 16)))
-        self.output_cap = max(0, int(plan.get("output_cap_bytes", 4000)))
+        limits = plan["limits"]  # challenge/plan.py RunnerLimits, always written in full
+        self.timeout_s = float(limits["test_timeout_s"])
+        self.max_parallel = max(1, int(limits["max_parallel"]))
+        self.output_cap = max(0, int(limits["output_cap_bytes"]))
         self.zygote_source = zygote_source
         self.budget_deadline = budget_deadline
         self.on_finished = on_finished or (lambda run: None)

@@ -1,4 +1,4 @@
-"""The call channel (challenge/sandbox/channel.py): calls both ways while others are in
+"""The call channel (challenge/runner/channel.py): calls both ways while others are in
 flight, and a broken or vanished peer turns into ChannelClosed, never a hang; and the
 proxy's jobs begin in the order the queue called them, whatever order they arrive in."""
 
@@ -10,7 +10,7 @@ import time
 
 import pytest
 
-from challenge.sandbox.channel import CallFailed, Channel, ChannelClosed
+from challenge.runner.channel import CallFailed, Channel, ChannelClosed
 
 
 def frame(payload: dict) -> bytes:
@@ -70,7 +70,7 @@ def test_a_handler_error_is_the_callers_error() -> None:
 
 
 def test_jobs_begin_in_the_order_the_queue_called_them() -> None:
-    from challenge.sandbox.proxy import ORDER_WAIT_S, Session
+    from challenge.runner.proxy import ORDER_WAIT_S, Session
 
     candidate, test_side = socket.socketpair()
     session = Session(test_side)

@@ -1,4 +1,4 @@
-"""The root launcher in a real container (challenge/sandbox/launcher.py): a stand-in runner
+"""The root launcher in a real container (challenge/runner/launcher.py): a stand-in runner
 under the trusted uid drives candidate hosts through the proxy, candidates cannot reach the
 key, the launcher or the runner, and only the launcher's HMAC makes the report."""
 
@@ -16,7 +16,7 @@ import pytest
 from challenge.answers import canned_answer
 from challenge.extraction import extract_code_legacy
 from challenge.levels import Level
-from challenge.sandbox import launcher
+from challenge.runner import launcher
 
 pytestmark = pytest.mark.docker
 

@@ -27,7 +27,7 @@ import time
 import types
 from typing import Any
 
-try:  # a module of the challenge.sandbox package on the host, a script's sibling in the box
+try:  # a module of the challenge.runner package on the host, a script's sibling in the box
     from .channel import Channel, ChannelClosed
     from .wire import Decoder, Encoder, Handle, Handles
 except ImportError:
@@ -293,7 +293,7 @@ class Session:
             return handoff
 
     def inside(self, check: str, support_dir: str) -> dict[str, Any]:
-        """Run one inside check in the candidate host (strict_support.run_inside_check)."""
+        """Run one inside check in the candidate host (strict_inside.run_inside_check)."""
         self.flush()
         answer = self.channel.call("inside", {"check": check, "support": support_dir})
         return answer if isinstance(answer, dict) else {"ok": False, "message": "no verdict"}

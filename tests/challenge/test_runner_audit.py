@@ -1,4 +1,4 @@
-"""The candidate host's audit hook (challenge/sandbox/audit.py): events no honest queue
+"""The candidate host's audit hook (challenge/runner/audit.py): events no honest queue
 triggers void, honest code never does, and a void reaches the test's side through the
 proxy before the action runs."""
 
@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from challenge.sandbox import audit
+from challenge.runner import audit
 
 SANDBOX = Path(audit.__file__).parent
 
@@ -122,7 +122,7 @@ class JobQueue:
 def test_a_void_reaches_the_test_side_through_the_proxy(tmp_path: Path) -> None:
     import socket
 
-    from challenge.sandbox.proxy import Session, queue_class
+    from challenge.runner.proxy import Session, queue_class
 
     (tmp_path / "job_queue.py").write_text(SNOOPS)
     ours, theirs = socket.socketpair()

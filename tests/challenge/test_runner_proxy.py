@@ -1,4 +1,4 @@
-"""The proxy across the trust boundary (challenge/sandbox/proxy.py, candidate_host.py): a test's
+"""The proxy across the trust boundary (challenge/runner/proxy.py, candidate_host.py): a test's
 calls reach a queue in another process, its jobs run back on the test's side, and only plain
 data comes back. Candidate hosts run here as plain subprocesses (same uid); the uids are the
 launcher's job."""
@@ -16,10 +16,10 @@ import pytest
 from challenge.answers import canned_answer
 from challenge.extraction import extract_code_legacy
 from challenge.levels import Level
-from challenge.sandbox import proxy
-from challenge.sandbox.channel import ChannelClosed
-from challenge.sandbox.proxy import Session, queue_class
-from challenge.sandbox.wire import Handle
+from challenge.runner import proxy
+from challenge.runner.channel import ChannelClosed
+from challenge.runner.proxy import Session, queue_class
+from challenge.runner.wire import Handle
 
 HOST = Path(proxy.__file__).with_name("candidate_host.py")
 
