@@ -15,7 +15,7 @@ Modules, one job each:
 - `chat.py`: POST /v1/chat/completions: slot queue, faults, simulated time, the answer.
 - `model.py`: `ModelSpec` (a model's options) and `ModelServer` (its live state: loading,
   slots, request numbering), apart from HTTP.
-- `dialect.py`: `Dialect`: what differs between llama-server builds (only b4748 for now).
+- `dialect.py`: `Dialect`: what differs between llama-server builds (b4748, late-2025).
 - `protocol.py`: the request side: parsing a chat request, llama-server's error answers.
 - `payloads.py`: the JSON bodies llama-server sends, key for key.
 - `prompts.py`: a chat's prompt text and which challenge level it asks for.
@@ -27,11 +27,8 @@ Modules, one job each:
   ...).
 - `requestlog.py`: every request received, in memory and optionally as JSON lines.
 
-Next in line, each with its place: router mode (several `ModelServer`s behind one endpoint,
-per-model load delays, `--models-max` with least-recently-used eviction, `GET /models`,
-`POST /models/load|unload`, `400 model '…' not found`) as a `router.py` that `server.py`
-holds instead of its one `model`, with its endpoints in `routes.py`; llama-swap's behaviour
-(`/running`, `/unload`) likewise; a newer build's dialect as a second entry in `dialect.py`.
+- `router.py`: router mode (several models behind one endpoint, loaded on demand, at most
+  `models_max` at once) and llama-swap's flavour of it; its endpoints are in `routes.py`.
 """
 
 from fakellm.answers import AnswerSource, FakeAnswer, LevelAnswers, VaryingAnswers, canned_answers
@@ -47,6 +44,7 @@ from fakellm.faults import (
 )
 from fakellm.latency import LatencyModel
 from fakellm.model import ModelSpec
+from fakellm.router import RouterSpec
 from fakellm.server import FakeLlamaServer
 
 __all__ = [
@@ -63,6 +61,7 @@ __all__ = [
     "LatencyModel",
     "LevelAnswers",
     "ModelSpec",
+    "RouterSpec",
     "Truncate",
     "VaryingAnswers",
     "canned_answers",

@@ -14,6 +14,7 @@ from fakellm.answers import AnswerSource, FakeAnswer
 from fakellm.faults import Delay, Drop, EmptyAnswer, Fault, Hang, HttpError, Truncate
 from fakellm.generation import (
     Generation,
+    context_shift_kept,
     count_prompt_tokens,
     count_tokens,
     generate,
@@ -58,6 +59,14 @@ def serve_chat(model: ModelServer, out: Responder, record: RequestRecord, req: C
         out.send_json(500, error_body(500, f"answer source failed: {exc}", "server_error"))
         return
     prompt_tokens = count_prompt_tokens(req.messages)
+    n_ctx = model.spec.n_ctx
+    if prompt_tokens >= n_ctx:
+        if not model.context_shift:
+            record.extra["error"] = "exceeds context"
+            out.send_json(400, _exceeds_context(model, prompt_tokens))  # before any stream
+            return
+        record.extra["prompt_cut_from"] = prompt_tokens
+        prompt_tokens = context_shift_kept(prompt_tokens, n_ctx)
     env = Envelope(completion_id(), int(time.time()), req.model, model.dialect.build_info)
     if req.stream:
         # llama-server sends the headers at once; a queued stream gets its data later.
@@ -123,6 +132,15 @@ def _generation(answers: AnswerSource, req: ChatRequest, fault: Fault | None) ->
     if isinstance(fault, Truncate):
         cut_at = fault.cut_at(count_tokens(raw_text(answer)))
     return generate(answer, req.max_tokens, cut_at)
+
+
+def _exceeds_context(model: ModelServer, prompt_tokens: int) -> dict[str, Any]:
+    """The refusal of a prompt that does not fit the slot's context, in the dialect's words."""
+    body = error_body(400, "the request exceeds the available context size, try increasing "
+                      "it", model.dialect.context_error_type)
+    if model.dialect.context_error_type == "exceed_context_size_error":
+        body["error"].update(n_prompt_tokens=prompt_tokens, n_ctx=model.spec.n_ctx)
+    return body
 
 
 def _send_error(out: Responder, req: ChatRequest, fault: HttpError) -> None:

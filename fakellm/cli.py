@@ -46,6 +46,10 @@ def build_parser() -> argparse.ArgumentParser:
         "--log-requests", type=Path, metavar="FILE", help="append every request as a JSON line"
     )
     server.add_argument(
+        "--api-key",
+        help="like llama-server's --api-key: every path but /health and /models needs it",
+    )
+    server.add_argument(
         "--hang",
         action="store_true",
         help="accept connections but answer nothing, /health included (a hung server)",
@@ -65,7 +69,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="make every answer unique: a '# fake variant N' comment line in its code",
     )
     model.add_argument("--slots", type=int, default=1, help="parallel slots (default: 1)")
-    model.add_argument("--n-ctx", type=int, default=8192, help="per-slot context in /props")
+    model.add_argument("--n-ctx", type=int, default=32768,
+                       help="per-slot context in /props (default 32768: max_tokens 8192 "
+                            "and a chained prompt fit)")
+    model.add_argument("--no-context-shift", dest="context_shift", action="store_false",
+                       default=None, help="refuse a prompt longer than the context (400) "
+                       "instead of cutting it (default: as the dialect does)")
     model.add_argument("--load-s", type=float, default=0.0, help="seconds of 503 'Loading model'")
     model.add_argument(
         "--tokens-per-s", type=float, default=0.0, help="generation speed; 0 = instantaneous"
@@ -92,12 +101,14 @@ def build_server(args: argparse.Namespace) -> FakeLlamaServer:
         alias=args.alias,
         slots=args.slots,
         n_ctx=args.n_ctx,
+        context_shift=args.context_shift,
         load_s=args.load_s,
         latency=LatencyModel(
             prompt_tokens_per_s=args.prompt_tokens_per_s, tokens_per_s=args.tokens_per_s
         ),
         hang=args.hang,
         log_path=args.log_requests,
+        api_key=args.api_key,
     )
 
 

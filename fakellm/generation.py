@@ -9,6 +9,7 @@ tokens gives the text back.
 from __future__ import annotations
 
 import re
+import zlib
 from dataclasses import dataclass
 from typing import Any
 
@@ -17,9 +18,10 @@ from fakellm.prompts import message_text
 
 _TOKEN_RE = re.compile(r"\s*\S{1,4}|\s+")
 
-#: Tokens a chat template adds around each message, and to open the assistant's turn.
-TEMPLATE_TOKENS_PER_MESSAGE = 4
-TEMPLATE_TOKENS_REPLY = 3
+#: The chat template's special tokens (ChatML): one token each, as a real tokenizer parses
+#: them in a rendered prompt.
+SPECIAL_TOKENS = ("<|im_start|>", "<|im_end|>")
+_SPECIAL_RE = re.compile("(" + "|".join(re.escape(t) for t in SPECIAL_TOKENS) + ")")
 
 
 def split_tokens(text: str) -> list[str]:
@@ -32,13 +34,44 @@ def count_tokens(text: str) -> int:
     return len(split_tokens(text))
 
 
-def count_prompt_tokens(messages: list[Any]) -> int:
-    """Approximate `usage.prompt_tokens` of a chat: the texts plus chat-template overhead."""
-    total = TEMPLATE_TOKENS_REPLY
+def render_template(messages: list[Any]) -> str:
+    """The prompt the chat template makes of `messages` (what `/apply-template` returns),
+    ending with the opening of the assistant's turn."""
+    turns = []
     for message in messages:
+        role = message.get("role") if isinstance(message, dict) else None
         content = message.get("content") if isinstance(message, dict) else None
-        total += TEMPLATE_TOKENS_PER_MESSAGE + count_tokens(message_text(content))
-    return total
+        turns.append(f"<|im_start|>{role}\n{message_text(content)}<|im_end|>\n")
+    return "".join(turns) + "<|im_start|>assistant\n"
+
+
+def tokenize(text: str) -> list[str]:
+    """`text` as fake tokens, each special token of the template one token (`/tokenize`)."""
+    tokens: list[str] = []
+    for piece in _SPECIAL_RE.split(text):
+        tokens.extend([piece] if piece in SPECIAL_TOKENS else split_tokens(piece))
+    return tokens
+
+
+def token_id(piece: str) -> int:
+    """A stable id for a fake token (what `/tokenize` returns)."""
+    return zlib.crc32(piece.encode()) % 151_000
+
+
+def count_prompt_tokens(messages: list[Any]) -> int:
+    """`usage.prompt_tokens` of a chat: the tokens of its rendered template, exactly what
+    `/apply-template` then `/tokenize` count."""
+    return len(tokenize(render_template(messages)))
+
+
+def context_shift_kept(prompt_tokens: int, n_ctx: int) -> int:
+    """Tokens of a prompt of `prompt_tokens` that b4748 keeps in a slot of `n_ctx` (context
+    shift on, n_keep 0): it drops whole blocks of n_ctx/2 tokens from the front until the
+    rest fits, silently (observed: 208 of 592 in a 256-token slot)."""
+    if prompt_tokens < n_ctx:
+        return prompt_tokens
+    block = max(1, n_ctx // 2)
+    return prompt_tokens - (prompt_tokens - block) // block * block
 
 
 def raw_text(answer: FakeAnswer) -> str:

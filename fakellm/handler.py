@@ -49,6 +49,9 @@ class FakeLlamaHandler(BaseHTTPRequestHandler):
 
     _record: RequestRecord
     _streaming: bool = False
+    _desynced: bool = False
+    """This connection carried a refused request whose body the server "left unread"
+    (`Dialect.leaves_refused_body_unread`): every later request on it gets an empty 400."""
 
     @property
     def app(self) -> FakeLlamaServer:
@@ -94,7 +97,12 @@ class FakeLlamaHandler(BaseHTTPRequestHandler):
         try:
             raw = self._read_body()
             self._record.body = _json_or_none(raw)
-            route(app, self, self._record, self.command, urlsplit(self.path).path, raw)
+            if self._desynced:
+                self._answer_desynced()
+                return
+            route(app, self, self._record, self.command, urlsplit(self.path).path, raw,
+                  self.headers.get("Authorization"))
+            self._desynced = bool(raw) and bool(self._record.extra.get("refused_unread"))
         except CLIENT_GONE as exc:
             logger.debug("client went away: %s", exc)
             self._record.extra["client_gone"] = True
@@ -118,6 +126,16 @@ class FakeLlamaHandler(BaseHTTPRequestHandler):
             self.close_connection = True
             return b""
         return self.rfile.read(length) if length > 0 else b""
+
+    def _answer_desynced(self) -> None:
+        """What b4748 answers when it parses a refused request's body as a request."""
+        self._record.extra["desynced"] = True
+        self._record.status = 400
+        self.app.request_log.complete(self._record)
+        self.send_response(400)
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+        self.wfile.flush()
 
     # --- Responder (see responder.py) -----------------------------------------------------
 

@@ -25,16 +25,18 @@ class ModelSpec:
     `alias` is `--alias` (its id in /v1/models; chat answers echo the request's own `model`
     field instead); `slots` is `--parallel`; `n_ctx` is the per-slot context reported in
     `/props.default_generation_settings.n_ctx`; `load_s` is how long it answers 503 "Loading
-    model" once loading starts.
+    model" once loading starts; `context_shift` None follows the dialect (False is
+    `--no-context-shift`).
     """
 
     answers: AnswerSource
     alias: str = "fake-model"
     slots: int = 1
-    n_ctx: int = 8192
+    n_ctx: int = 32768
     load_s: float = 0.0
     latency: LatencyModel = field(default_factory=LatencyModel)
     faults: FaultPlan = field(default_factory=FaultPlan)
+    context_shift: bool | None = None
 
     def __post_init__(self) -> None:
         if self.slots < 1:
@@ -56,6 +58,8 @@ class ModelServer:
         self._chat_count = 0
         self._ready_at = 0.0
         self._forced_loading = False
+        self.context_shift = (dialect.context_shift if spec.context_shift is None
+                              else spec.context_shift)
 
     def start_loading(self) -> None:
         """Begin the loading phase now: `loading` for `spec.load_s` seconds."""

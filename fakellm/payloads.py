@@ -62,6 +62,24 @@ def models_body(alias: str, created: int) -> dict[str, Any]:
     }
 
 
+def router_models_body(statuses: dict[str, str], created: int) -> dict[str, Any]:
+    """GET /models (and /v1/models) of a router: every model it knows, with its status."""
+    return {
+        "object": "list",
+        "data": [
+            {"id": name, "object": "model", "created": created, "owned_by": "llamacpp",
+             "status": {"value": status}}
+            for name, status in statuses.items()
+        ],
+    }
+
+
+def router_props_body(build_info: str) -> dict[str, Any]:
+    """GET /props of a router: it describes the router itself, no model (no slots)."""
+    return {"default_generation_settings": {"n_ctx": 0}, "model_path": "none",
+            "build_info": build_info}
+
+
 def props_body(*, alias: str, total_slots: int, n_ctx: int, build_info: str) -> dict[str, Any]:
     """GET /props: there is no top-level n_ctx in b4748, only the per-slot one."""
     return {

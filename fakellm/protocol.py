@@ -38,6 +38,16 @@ def loading_error() -> ApiError:
     return ApiError(503, "Loading model", "unavailable_error")
 
 
+def unknown_model_error(name: str | None) -> ApiError:
+    """A router asked for a model it does not serve."""
+    return ApiError(400, f"model '{name}' not found", "invalid_request_error")
+
+
+def invalid_api_key_error() -> ApiError:
+    """A request without the server's `--api-key` (b4748's body)."""
+    return ApiError(401, "Invalid API Key", "authentication_error")
+
+
 def not_found_error() -> ApiError:
     """Unknown path (or a known path with the wrong method)."""
     return ApiError(404, "File Not Found", "not_found_error")

@@ -4,11 +4,15 @@ Tests, the demo and benchmarks run the real client code against it: same endpoin
 JSON shapes and statuses as build b4748 (see docs/llama-server.md), a loading phase, a fixed
 number of slots with an unbounded FIFO queue, simulated generation time, scripted faults,
 a "hanging" state (connections accepted, nothing answered, as a hung process or host), and
-a log of every request received. What it does not do: /completion, /tokenize and the
-other native endpoints (404), prompt caching (`timings.prompt_n` always equals
-`usage.prompt_tokens`), context limits (a long prompt is accepted as by default; script a
-`HttpError.exceeds_context()` fault to test the `--no-context-shift` refusal), API keys,
-the web UI.
+a log of every request received. `/apply-template` renders a ChatML template and
+`/tokenize` counts its fake tokens, exactly as `usage.prompt_tokens` does; a prompt as long
+as the slot's context or longer is cut as b4748's context shift does (or refused with a
+400, `context_shift=False` or the late-2025 dialect). What it does not do: /completion,
+/detokenize and the other native endpoints (404), prompt caching (`timings.prompt_n` always
+equals `usage.prompt_tokens`), the web UI.
+With `api_key` it guards every path but /health, /models and /v1/models, as b4748 does; a
+refused request (401, or 503 while loading) leaves that connection answering empty 400s
+(`Dialect.leaves_refused_body_unread`).
 
 Streaming (`"stream": true`) is served minimally, in b4748's shape: no role chunk, one
 chunk per token, usage and timings on the final chunk, then `data: [DONE]`.
@@ -33,6 +37,7 @@ from fakellm.handler import FakeLlamaHandler
 from fakellm.latency import LatencyModel
 from fakellm.model import ModelServer, ModelSpec
 from fakellm.requestlog import RequestLog, RequestRecord
+from fakellm.router import Router, RouterSpec
 
 logger = logging.getLogger(__name__)
 
@@ -65,14 +70,15 @@ class _HTTPServer(ThreadingHTTPServer):
 class FakeLlamaServer:
     """A fake llama-server serving one model on a background thread; see the module docstring.
 
-    `answers`, `alias`, `slots`, `n_ctx`, `load_s`, `latency` and `faults` describe the model
-    (see `ModelSpec`; it is `model` once built). `dialect` names the llama-server build to
-    imitate (see `dialect.DIALECTS`). The model is "loading" (every endpoint 503) for `load_s`
-    seconds after `start()`, and whenever `set_loading(True)` says so. While `hang` (or
-    `set_hanging(True)`) says so, it accepts connections and reads requests but answers none,
-    `/health` included, like a process that is stuck or stopped (SIGSTOP): each request waits
-    until the hang ends (then it is answered), its client goes away or the server stops.
-    `log_path` mirrors `requests` to a JSON-lines file.
+    `answers`, `alias`, `slots`, `n_ctx`, `context_shift`, `load_s`, `latency` and `faults`
+    describe the model (see `ModelSpec`; it is `model` once built). `dialect` names the
+    llama-server build to imitate (see `dialect.DIALECTS`). The model is "loading" (every
+    endpoint 503) for `load_s` seconds after `start()`, and whenever `set_loading(True)` says
+    so. While `hang` (or `set_hanging(True)`) says so, it accepts connections and reads requests
+    but answers none, `/health` included, like a process that is stuck or stopped (SIGSTOP):
+    each request waits until the hang ends (then it is answered), its client goes away or the
+    server stops. `log_path` mirrors `requests` to a JSON-lines file. With `router`, it is a
+    router (or llama-swap) serving the models of that spec instead (`router.py`).
     """
 
     def __init__(
@@ -83,25 +89,34 @@ class FakeLlamaServer:
         dialect: str = "b4748",
         alias: str = "fake-model",
         slots: int = 1,
-        n_ctx: int = 8192,
+        n_ctx: int = 32768,
+        context_shift: bool | None = None,
         load_s: float = 0.0,
         latency: LatencyModel | None = None,
         faults: FaultPlan | None = None,
         hang: bool = False,
         log_path: str | Path | None = None,
+        api_key: str | None = None,
+        router: RouterSpec | None = None,
     ) -> None:
         spec = ModelSpec(
             answers,
             alias=alias,
             slots=slots,
             n_ctx=n_ctx,
+            context_shift=context_shift,
             load_s=load_s,
             latency=latency if latency is not None else LatencyModel(),
             faults=faults if faults is not None else FaultPlan(),
         )
         self.dialect = get_dialect(dialect)
         self.model = ModelServer(spec, self.dialect)
+        self.router = Router(router, self.dialect) if router is not None else None
+        """Router mode (`router.py`): the models behind this endpoint; `model` then only
+        stands for the router process itself (its loading and hanging states)."""
         self.request_log = RequestLog(log_path)
+        self.api_key = api_key
+        """Like `--api-key`: requests other than `PUBLIC_PATHS` need `Bearer <key>`."""
         self._requested_port = port
         self._hanging = hang
         self._stopped = False
@@ -136,6 +151,8 @@ class FakeLlamaServer:
             return
         self._stopped = True
         self.model.stop()
+        if self.router is not None:
+            self.router.unload_all()
         self._httpd.shutdown()
         with self._lock:
             connections = list(self._connections)

@@ -23,6 +23,7 @@ class SlotPool:
         self._busy = 0
         self._queue: deque[int] = deque()
         self._next_ticket = 0
+        self._peak = 0
         self._closed = False
         self._cond = threading.Condition()
 
@@ -44,12 +45,19 @@ class SlotPool:
         with self._cond:
             return self._next_ticket
 
+    @property
+    def peak(self) -> int:
+        """The most requests at the server at once so far (holding a slot or waiting)."""
+        with self._cond:
+            return self._peak
+
     def acquire(self) -> bool:
         """Wait for a slot, in turn; return False (holding nothing) if the pool was closed."""
         with self._cond:
             ticket = self._next_ticket
             self._next_ticket += 1
             self._queue.append(ticket)
+            self._peak = max(self._peak, self._busy + len(self._queue))
             while not self._closed and (self._queue[0] != ticket or self._busy >= self._slots):
                 self._cond.wait()
             self._queue.remove(ticket)

@@ -142,10 +142,40 @@ def result_document(run: Run, attempts: AttemptMap, model: str, now: datetime
         document[f"statistics{suffix}"] = statistics_section(stats)
         document[f"scores{suffix}"] = scores_section(stats)
         document[f"levels{suffix}"] = levels_section(stats)
+    builds = server_builds(run, attempts, model)
+    document["server_builds"] = builds
+    document["warnings"] = build_warnings(model, builds) + context_warnings(attempts, model)
     # The original's key order first; our additions after.
     order = ["model_id", "model_name", "port", "timestamp", "iterations", "total_duration_ms",
              "statistics", "scores", "levels", "incomplete_iterations"]
     return {key: document[key] for key in order} | document
+
+
+_EPOCH = datetime.fromtimestamp(0, UTC)
+
+
+def server_builds(run: Run, attempts: AttemptMap, model: str) -> list[str]:
+    """The model server's build stamps, in the order they were first seen: at submit
+    (`/props`), then on each answer (`system_fingerprint`). More than one: it changed."""
+    facts = run.endpoints.get(model)
+    seen = [facts.build_info] if facts and facts.build_info else []
+    answered = sorted((a for u, a in attempts.items() if u.model == model and a.server_build),
+                      key=lambda a: a.gen_finished_at or a.gen_started_at or _EPOCH)
+    seen += [a.server_build for a in answered if a.server_build]
+    return list(dict.fromkeys(seen))
+
+
+def build_warnings(model: str, builds: list[str]) -> list[str]:
+    if len(builds) < 2:
+        return []
+    return [f"the server of {model} changed its build during the run ({' -> '.join(builds)}): "
+            "its scores may not be comparable across the change (attempt files: server_build)"]
+
+
+def context_warnings(attempts: AttemptMap, model: str) -> list[str]:
+    """What the model's first units said of the context (`worker.context_fit`), once each."""
+    said = (a.context_warning for u, a in sorted(attempts.items()) if u.model == model)
+    return [f"{model}: {text}" for text in dict.fromkeys(t for t in said if t)]
 
 
 def statistics_section(stats: ModelStatistics) -> dict[str, Any]:

@@ -14,6 +14,7 @@ if TYPE_CHECKING:
     from celery import Celery
 
 GENERATE_TASK = "jqbench.generate"
+DRIVE_TASK = "jqbench.drive"
 SCORE_TASK = "jqbench.score"
 SCORE_QUEUE = "score"
 
@@ -21,6 +22,12 @@ SCORE_QUEUE = "score"
 def llm_queue(model: str) -> str:
     """The queue of one model's generate tasks."""
     return f"llm.{model}"
+
+
+def gpu_queue(server: str) -> str:
+    """The queue of a shared GPU server's drive tasks (`worker.driver`), read by one worker
+    on that GPU's host."""
+    return f"gpu.{server}"
 
 
 class Dispatcher(Protocol):
@@ -53,6 +60,11 @@ class CeleryDispatcher:
 
     def send_score(self, unit: Unit) -> None:
         self._send(SCORE_TASK, SCORE_QUEUE, unit, Stage.SCORE)
+
+    def send_drive(self, run_id: str, server: str) -> None:
+        self._app.send_task(DRIVE_TASK, args=(run_id, server),
+                            kwargs={"enqueued_at": utc_now().isoformat()},
+                            queue=gpu_queue(server))
 
     def _send(self, name: str, queue: str, unit: Unit, stage: Stage) -> None:
         self._app.send_task(

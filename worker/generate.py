@@ -11,8 +11,10 @@ from datetime import datetime
 from challenge.bundle import candidate_files
 from challenge.extraction import extract_code_legacy
 from challenge.levels import CHAINED_LEVELS, Level
-from challenge.prompts import build_prompt
+from challenge.prompts import EMBEDDING_LEVELS, build_prompt
 from worker import chain
+from worker.context_fit import chained_worst_case, prompt_does_not_fit, prompt_was_cut
+from worker.inflight import server_key, server_slot, slot_limit
 from worker.lease import Lease
 from worker.llm import ChatReply, request_body
 from worker.records import (
@@ -74,6 +76,15 @@ def _generate(services: Services, unit: Unit, enqueued_at: datetime | None,
         gen_host=services.host, enqueued_at=enqueued_at, gen_started_at=started,
         queued_s=(started - enqueued_at).total_seconds() if enqueued_at else None,
     )
+    embeds_code = unit.level in EMBEDDING_LEVELS and bool(source and source.handoff_code)
+    does_not_fit = _check_context(services, run, unit, attempt, embeds_code)
+    if does_not_fit is not None:
+        attempt.gen_finished_at = utc_now()
+        attempt.record_infra_error(InfraStage.CONTEXT, does_not_fit)
+        store.save_attempt(attempt, lease=(lease.stage, lease.token))
+        log(unit, f"generate: not asked: {does_not_fit}")
+        send_followups(services, run, attempt)
+        return attempt
     assert services.chat_factory is not None
     chat = services.chat_factory(config, unit.model)
     log(unit, "generate: calling the model")
@@ -81,14 +92,20 @@ def _generate(services: Services, unit: Unit, enqueued_at: datetime | None,
     def on_retry(retry: Retry) -> None:
         log(unit, f"retry in {retry.delay_s:.1f}s: {retry.message}")
 
+    server, limit = server_key(run, unit.model), slot_limit(run, unit.model)
+
     def one_try() -> ChatReply:
         stop_if_cancelled(services, unit)
-        return chat(prompt)
+        with server_slot(services.store, server, limit, services.settings.lease_s,
+                         check=lambda: stop_if_cancelled(services, unit)) as waited_s:
+            attempt.slot_wait_s += waited_s
+            return chat(prompt)
 
     result = call_with_retries(one_try, services.settings, sleep=services.sleep,
                                on_retry=on_retry)
     attempt.tries = result.tries
-    attempt.retries = [RetryNote(kind=r.kind.value, message=r.message, delay_s=r.delay_s)
+    attempt.retries = [RetryNote(kind=r.kind.value, message=r.message, delay_s=r.delay_s,
+                                 status=r.status)
                        for r in result.retries]
     attempt.gen_finished_at = utc_now()
     if result.failure is not None:
@@ -105,14 +122,42 @@ def _generate(services: Services, unit: Unit, enqueued_at: datetime | None,
         attempt.finish_reason = reply.finish_reason
         attempt.usage = reply.usage
         attempt.timings = reply.timings
+        attempt.server_build = reply.system_fingerprint
         attempt.call_duration_s = reply.duration_s
-        attempt.gen_outcome = gen_outcome(unit.level, reply)
-        if unit.level in CHAINED_LEVELS:
-            attempt.handoff_code = extract_code_legacy(reply.content)
+        cut = prompt_was_cut(attempt.prompt_tokens_counted, reply.usage)
+        if cut is not None:  # the answer is kept to read, never scored nor handed on
+            attempt.record_infra_error(InfraStage.CONTEXT, cut)
+        else:
+            attempt.gen_outcome = gen_outcome(unit.level, reply)
+            if unit.level in CHAINED_LEVELS:
+                attempt.handoff_code = extract_code_legacy(reply.content)
     store.save_attempt(attempt, lease=(lease.stage, lease.token))
     log(unit, f"generate: {attempt.status.value} {attempt.gen_outcome or ''} {attempt.error}")
     send_followups(services, run, attempt)
     return attempt
+
+
+def _check_context(services: Services, run: Run, unit: Unit, attempt: Attempt,
+                   embeds_code: bool) -> str | None:
+    """Count the prompt's tokens on the server (kept in the attempt) and say why it cannot
+    be asked, if so; a model's first unit also warns when chained prompts may outgrow the
+    context (`worker.context_fit`)."""
+    if services.counter_factory is None:
+        return None
+    config = run.models[unit.model]
+    facts = run.endpoints.get(unit.model)
+    n_ctx = facts.n_ctx if facts else None
+    count = services.counter_factory(config, unit.model)
+    attempt.prompt_tokens_counted = count(attempt.prompt)
+    if unit.iteration == 1 and unit.level == run.spec.levels[0]:
+        bare = {level.value: count(build_prompt(level, None, no_think=config.no_think))
+                for level in run.spec.levels if level in EMBEDDING_LEVELS}
+        attempt.context_warning = chained_worst_case(
+            {level: n for level, n in bare.items() if n is not None}, config.max_tokens, n_ctx)
+        if attempt.context_warning:
+            log(unit, f"warning: {attempt.context_warning}")
+    return prompt_does_not_fit(attempt.prompt_tokens_counted, config.max_tokens, n_ctx,
+                               embeds_code)
 
 
 def gen_outcome(level: Level, reply: ChatReply) -> GenOutcome:

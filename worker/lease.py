@@ -11,7 +11,7 @@ long before Redis's visibility timeout would.
 
 import logging
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 
@@ -37,6 +37,36 @@ class UnitBusy(Exception):
 
 
 @contextmanager
+def renewing(renew: Callable[[], bool], every_s: float, what: str) -> Iterator[threading.Event]:
+    """Call `renew` every `every_s` seconds on a daemon thread for the block.
+
+    Yields an event set once `renew` returns False (the hold is gone: it stops there). A
+    renewal that fails on Redis is logged and tried again next time: the hold may still be
+    ours until its TTL.
+    """
+    lost = threading.Event()
+    stop = threading.Event()
+
+    def beat() -> None:
+        while not stop.wait(every_s):
+            try:
+                if not renew():
+                    lost.set()
+                    logger.warning("%s lost: another holder may have it now", what)
+                    return
+            except StoreUnavailable as exc:
+                logger.warning("%s renewal failed: %s", what, exc)
+
+    thread = threading.Thread(target=beat, name=f"renew {what}", daemon=True)
+    thread.start()
+    try:
+        yield lost
+    finally:
+        stop.set()
+        thread.join(5)
+
+
+@contextmanager
 def held(store: RecordStore, unit: Unit, stage: Stage, ttl_s: float) -> Iterator[Lease]:
     """Hold the lease of (unit, stage) for the block, renewed every ttl/3 by a daemon thread.
 
@@ -47,27 +77,11 @@ def held(store: RecordStore, unit: Unit, stage: Stage, ttl_s: float) -> Iterator
     token = store.acquire_lease(unit, stage, ttl_s)
     if token is None:
         raise UnitBusy(f"{unit.log_context} stage={stage.value} is held by another worker")
-    lease = Lease(unit, stage, token)
-    stop = threading.Event()
-
-    def renew() -> None:
-        while not stop.wait(ttl_s / 3):
-            try:
-                if not store.renew_lease(unit, stage, token, ttl_s):
-                    lease.lost.set()
-                    logger.warning("%s lease lost: another worker owns the unit now",
-                                   unit.log_context)
-                    return
-            except StoreUnavailable as exc:  # keep trying: the lease may still be ours
-                logger.warning("%s lease renewal failed: %s", unit.log_context, exc)
-
-    beat = threading.Thread(target=renew, name=f"lease-{unit.key}", daemon=True)
-    beat.start()
     try:
-        yield lease
+        with renewing(lambda: store.renew_lease(unit, stage, token, ttl_s), ttl_s / 3,
+                      f"{unit.log_context} lease") as lost:
+            yield Lease(unit, stage, token, lost)
     finally:
-        stop.set()
-        beat.join(5)
         try:
             store.release_lease(unit, stage, token)
         except StoreUnavailable as exc:  # it lapses by itself

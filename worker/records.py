@@ -69,6 +69,20 @@ class Run(BaseModel):
                 for level in self.spec.levels]
 
 
+class ModelLoad(BaseModel):
+    """One model loaded on a shared GPU server by a run's driver (`worker.driver`)."""
+
+    run_id: str
+    server: str
+    model: str
+    started_at: datetime
+    load_s: float
+    """Until the server said the model was loaded (router), or until a one-token warm-up
+    request was answered (llama-swap, which loads on a model's first request)."""
+    finished_at: datetime | None = None
+    """When the driver was done with the model (unloaded it, or moved on)."""
+
+
 class ScoreReport(BaseModel):
     """The outcome of scoring one answer for one level, under each requested profile."""
 
@@ -110,6 +124,9 @@ class InfraStage(StrEnum):
     """The model server could not be reached (connection, 5xx, still loading)."""
     SCORE = "score"
     """The sandbox could not run (Docker down, image missing)."""
+    CONTEXT = "context"
+    """Our configuration: the prompt does not fit the server's context per slot, or the
+    server cut it (`worker.context_fit`); `resume` once the server has more context."""
     INTERNAL = "internal"
     """An unexpected error of jqbench itself; `resume` retries it like the others."""
 
@@ -131,6 +148,8 @@ class RetryNote(BaseModel):
     """"loading", "infra", "context" or "timeout"."""
     message: str
     delay_s: float
+    status: int | None = None
+    """The HTTP status the server answered, when it refused (None: no answer at all)."""
 
 
 _REPORT_FIELDS = ("extracted", "tests", "scores", "level_scores", "sandbox_exit_code",
@@ -163,9 +182,18 @@ class Attempt(BaseModel):
     """Model call of the final try."""
     queued_s: float | None = None
     """Time the generate task waited in its queue."""
+    slot_wait_s: float = 0.0
+    """Time its tries waited for a free slot of the server (`worker.inflight`)."""
+    prompt_tokens_counted: int | None = None
+    """The prompt's tokens by the server's own template and tokenizer (None: it cannot
+    say); a reply that read fewer was cut (`worker.context_fit`)."""
+    context_warning: str | None = None
+    """A model's first unit: whether chained prompts may outgrow the context."""
     tries: int = 0
     retries: list[RetryNote] = Field(default_factory=list)
     """Every try of the model call that was tried again, in order."""
+    server_build: str | None = None
+    """The server's build stamp (`system_fingerprint`) on the answer of the final try."""
 
     handoff_code: str = ""
     """L1-L3: the legacy extraction, embedded by the next chained level's prompt."""

@@ -39,10 +39,12 @@ class FailureKind(StrEnum):
 class Failure(Exception):
     """A classified failure of one try."""
 
-    def __init__(self, kind: FailureKind, message: str) -> None:
+    def __init__(self, kind: FailureKind, message: str, status: int | None = None) -> None:
         super().__init__(message)
         self.kind = kind
         self.message = message
+        self.status = status
+        """The HTTP status of the refusal, when there was one."""
 
 
 @dataclass(frozen=True)
@@ -52,6 +54,7 @@ class Retry:
     kind: FailureKind
     message: str
     delay_s: float
+    status: int | None = None
 
 
 @dataclass(frozen=True)
@@ -107,7 +110,7 @@ def call_with_retries(
                     return Outcome(None, failure, len(retries) + 1, retries)
                 model_retries += 1
                 delay = 0.0
-            retry = Retry(failure.kind, failure.message, round(delay, 3))
+            retry = Retry(failure.kind, failure.message, round(delay, 3), failure.status)
             retries.append(retry)
             if on_retry:
                 on_retry(retry)

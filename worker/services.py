@@ -21,6 +21,8 @@ from worker.unit import Stage, Unit
 logger = logging.getLogger(__name__)
 
 ChatFn = Callable[[str], ChatReply]
+PromptCounter = Callable[[str], int | None]
+"""A prompt -> the tokens its request fills in the server's context (None: unknown)."""
 """One chat completion: prompt in, reply out; raises `worker.llm.CallFailure`."""
 
 
@@ -32,6 +34,8 @@ class Services:
     host: str
     """Recorded in attempts: `hostname:pid` of the worker process."""
     chat_factory: Callable[[ModelConfig, str], ChatFn] | None = None
+    counter_factory: Callable[[ModelConfig, str], PromptCounter] | None = None
+    """The server's exact prompt token count (None: the context is not checked)."""
     sandbox_factory: Callable[[], Sandbox] | None = None
     sleep: Callable[[float], None] = field(default=time.sleep)
 

@@ -7,9 +7,10 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 import redis
+import redis.lock
 
 from worker.errors import RedisUnavailable
-from worker.records import Attempt, Run
+from worker.records import Attempt, ModelLoad, Run
 from worker.text import safe_data
 from worker.unit import Stage, Unit, parse_task_id
 
@@ -37,6 +38,16 @@ ACTIVE_RUNS_KEY = "jqbench:active"
 of the run is due (complete, cancelled, or waiting for `resume`)."""
 ORPHAN_KEY = "jqbench:orphan:{task_id}"
 """When a due unit stage was first seen carried by no message and no lease (unix time)."""
+SERVER_SLOTS_KEY = "jqbench:inflight:{server}"
+"""Sorted set of the requests in flight on one model server: holder token -> lease expiry
+(milliseconds, Redis's clock), at most the server's slot count (`worker.inflight`)."""
+DRIVER_KEY = "jqbench:driver:{server}"
+"""A lock held by the one driver running a shared GPU server's work (`worker.driver`), any
+run: a later run's driver waits for it."""
+DRIVE_SENT_KEY = "jqbench:drive-sent:{run_id}:{server}"
+"""Present while a drive task for (run, server) is queued and not started: one is enough."""
+LOADS_KEY = "jqbench:loads:{run_id}"
+"""The model loads of a run's drivers, in order (JSON `ModelLoad`s)."""
 BROKER_PRIORITY_SEPARATOR = "\x06\x16"
 """kombu's Redis transport keeps priority p>0 of queue q in the list `q` + this + `p`."""
 BROKER_PRIORITY_STEPS = (0, 3, 6, 9)
@@ -103,6 +114,29 @@ def _ms(seconds: float) -> int:
 class StoreUnavailable(RedisUnavailable):
     """Redis failed during a read or write of records (it answered before)."""
 
+# Server slots. KEYS[1] the server's holders; ARGV token, limit, ttl ms. Expired holders (a
+# process that died holding one) are dropped first; the clock is Redis's own, shared by
+# every host.
+_TAKE_SERVER_SLOT = """
+local now = redis.call('TIME')
+now = tonumber(now[1]) * 1000 + math.floor(tonumber(now[2]) / 1000)
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now)
+if redis.call('ZCARD', KEYS[1]) >= tonumber(ARGV[2]) then return 0 end
+redis.call('ZADD', KEYS[1], now + tonumber(ARGV[3]), ARGV[1])
+redis.call('PEXPIRE', KEYS[1], 2 * tonumber(ARGV[3]))
+return 1
+"""
+# KEYS[1] the server's holders; ARGV token, ttl ms. 0 when the slot is no longer ours.
+_RENEW_SERVER_SLOT = """
+local now = redis.call('TIME')
+now = tonumber(now[1]) * 1000 + math.floor(tonumber(now[2]) / 1000)
+local expiry = redis.call('ZSCORE', KEYS[1], ARGV[1])
+if not expiry or tonumber(expiry) <= now then return 0 end
+redis.call('ZADD', KEYS[1], now + tonumber(ARGV[2]), ARGV[1])
+redis.call('PEXPIRE', KEYS[1], 2 * tonumber(ARGV[2]))
+return 1
+"""
+
 
 class RecordStore:
     def __init__(self, client: redis.Redis) -> None:
@@ -112,6 +146,8 @@ class RecordStore:
         self._claim = client.register_script(_CLAIM)
         self._save_leased = client.register_script(_SAVE_LEASED)
         self._claim_orphan = client.register_script(_CLAIM_ORPHAN)
+        self._take_server_slot = client.register_script(_TAKE_SERVER_SLOT)
+        self._renew_server_slot = client.register_script(_RENEW_SERVER_SLOT)
 
     @classmethod
     def from_url(cls, url: str, *, check: bool = True) -> "RecordStore":
@@ -246,6 +282,60 @@ class RecordStore:
         with self._guard("read a lease"):
             raw = self._redis.get(LEASE_KEY.format(key=unit.key, stage=stage.value))
         return raw.decode() if isinstance(raw, bytes) else raw
+
+    # --- server slots (worker.inflight) -----------------------------------------------------
+
+    def take_server_slot(self, server: str, limit: int, ttl_s: float) -> str | None:
+        """A token for one of `server`'s `limit` request slots, or None while all are held."""
+        token = secrets.token_hex(16)
+        with self._guard("take a server slot"):
+            taken = self._take_server_slot(keys=[SERVER_SLOTS_KEY.format(server=server)],
+                                           args=[token, limit, _ms(ttl_s)])
+        return token if taken else None
+
+    def renew_server_slot(self, server: str, token: str, ttl_s: float) -> bool:
+        """Extend our slot; False when it lapsed (another request may have it now)."""
+        with self._guard("renew a server slot"):
+            return bool(self._renew_server_slot(keys=[SERVER_SLOTS_KEY.format(server=server)],
+                                                args=[token, _ms(ttl_s)]))
+
+    def release_server_slot(self, server: str, token: str) -> None:
+        with self._guard("release a server slot"):
+            self._redis.zrem(SERVER_SLOTS_KEY.format(server=server), token)
+
+    def server_slots_held(self, server: str) -> int:
+        """Slots of `server` held now (lapsed ones included until the next take drops them)."""
+        with self._guard("count server slots"):
+            return int(self._redis.zcard(SERVER_SLOTS_KEY.format(server=server)))
+
+    # --- drivers of shared servers (worker.driver) ----------------------------------------
+
+    def driver_lock(self, server: str, ttl_s: float) -> "redis.lock.Lock":
+        """The lock of `server`'s driver (not taken yet); it expires after `ttl_s` unless
+        extended (`Lock.reacquire`)."""
+        lock: redis.lock.Lock = self._redis.lock(DRIVER_KEY.format(server=server),
+                                                 timeout=ttl_s, thread_local=False)
+        return lock
+
+    def claim_drive_send(self, run_id: str, server: str, ttl_s: float) -> bool:
+        """True for the one caller that should send (run, server)'s drive task now."""
+        with self._guard("mark a drive task sent"):
+            return bool(self._redis.set(DRIVE_SENT_KEY.format(run_id=run_id, server=server),
+                                        "1", nx=True, px=_ms(ttl_s)))
+
+    def clear_drive_send(self, run_id: str, server: str) -> None:
+        """A driver started: what becomes due from now on needs a drive task of its own."""
+        with self._guard("clear a drive mark"):
+            self._redis.delete(DRIVE_SENT_KEY.format(run_id=run_id, server=server))
+
+    def add_load(self, load: ModelLoad) -> None:
+        with self._guard("record a model load"):
+            self._redis.rpush(LOADS_KEY.format(run_id=load.run_id), load.model_dump_json())
+
+    def get_loads(self, run_id: str) -> list[ModelLoad]:
+        with self._guard("read model loads"):
+            raws = self._redis.lrange(LOADS_KEY.format(run_id=run_id), 0, -1)
+        return [ModelLoad.model_validate_json(raw) for raw in raws]
 
     def claim_lapsed_leases(self, now: float | None = None) -> list[tuple[Unit, Stage]]:
         """Units whose lease lapsed (no renewal in time) and that nobody holds now; each is

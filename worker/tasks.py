@@ -27,7 +27,7 @@ from worker.llm import LlmClient
 from worker.reconcile import reconcile
 from worker.sandbox import Sandbox, SandboxUnavailable, remove_sandboxes, scoring_sandbox
 from worker.score import score_unit
-from worker.services import ChatFn, Services
+from worker.services import ChatFn, PromptCounter, Services
 from worker.settings import Settings
 from worker.store import RecordStore
 from worker.sweeper import Sweeper, sweep_leases, sweep_sandboxes, sweep_stale_deliveries
@@ -47,7 +47,7 @@ def _services() -> Services:
     worker_id = settings.worker_id or host
     clients: dict[str, tuple[ModelConfig, LlmClient]] = {}
 
-    def chat_factory(config: ModelConfig, name: str) -> ChatFn:
+    def client(config: ModelConfig, name: str) -> LlmClient:
         """One client (and connection pool) per model and config, kept for the process."""
         cached = clients.get(name)
         if cached is None or cached[0] != config:
@@ -55,7 +55,13 @@ def _services() -> Services:
                 cached[1].close()
             api_key = os.environ.get(config.api_key_env) if config.api_key_env else None
             cached = clients[name] = (config, LlmClient(config, name, api_key))
-        return cached[1].chat
+        return cached[1]
+
+    def chat_factory(config: ModelConfig, name: str) -> ChatFn:
+        return client(config, name).chat
+
+    def counter_factory(config: ModelConfig, name: str) -> PromptCounter:
+        return client(config, name).count_prompt_tokens
 
     def sandbox_factory() -> Sandbox:
         _started_sandboxes.add(worker_id)
@@ -67,6 +73,7 @@ def _services() -> Services:
         settings=settings,
         host=host,
         chat_factory=chat_factory,
+        counter_factory=counter_factory,
         sandbox_factory=sandbox_factory,
     )
 

@@ -148,6 +148,37 @@ def test_every_endpoint_is_503_while_loading_then_ready(start_server: StartServe
     assert all(r.status in (200, 503) for r in server.requests)
 
 
+def test_b4748_desyncs_a_kept_alive_connection_after_refusing_a_body(
+    start_server: StartServer,
+) -> None:
+    """b4748 leaves a refused request's body unread and parses it as the next request: a
+    client that keeps the connection gets empty 400s; a fresh connection gets the answer."""
+    server = start_server(load_s=60)
+    with httpx2.Client(timeout=5) as kept:
+        refused = kept.post(server.base_url + "/chat/completions", json=BODY)
+        assert (refused.status_code, refused.json()) == (503, LOADING)
+        server.set_loading(False)
+        for _ in range(2):  # for as long as the connection is kept
+            again = kept.post(server.base_url + "/chat/completions", json=BODY)
+            assert (again.status_code, again.content) == (400, b"")
+        assert kept.get(server.url + "/health").status_code == 400
+    with httpx2.Client(timeout=5) as fresh:
+        assert fresh.post(server.base_url + "/chat/completions", json=BODY).status_code == 200
+    assert [r.status for r in server.requests] == [503, 400, 400, 400, 200]
+    assert [bool(r.extra.get("desynced")) for r in server.requests] == [False, True, True,
+                                                                        True, False]
+
+
+def test_a_refused_request_without_a_body_leaves_the_connection_usable(
+    start_server: StartServer,
+) -> None:
+    server = start_server(load_s=60)
+    with httpx2.Client(timeout=5) as kept:
+        assert kept.get(server.url + "/health").status_code == 503
+        server.set_loading(False)
+        assert kept.post(server.base_url + "/chat/completions", json=BODY).status_code == 200
+
+
 def test_loading_ends_by_itself(start_server: StartServer) -> None:
     server = start_server(load_s=0.3)
     assert httpx2.get(server.url + "/health").status_code == 503

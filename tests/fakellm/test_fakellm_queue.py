@@ -62,6 +62,13 @@ def test_two_slots_run_in_parallel(start_server: StartServer, chats: Chats) -> N
     assert second.started_at < first.finished_at  # overlap
 
 
+def test_the_peak_counts_requests_running_and_queued(start_server: StartServer) -> None:
+    server = start_server(slots=1, latency=HOLD)
+    assert server.model.slots.peak == 0
+    assert _concurrent_posts(server, 3) == [200] * 3
+    assert server.model.slots.peak == 3
+
+
 def test_queue_is_fifo_and_never_refuses(start_server: StartServer, chats: Chats) -> None:
     server = start_server(slots=1, latency=LatencyModel(base_s=0.1))
     with ThreadPoolExecutor(5) as pool:

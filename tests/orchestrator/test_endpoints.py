@@ -14,11 +14,16 @@ MODELS = {"object": "list", "data": [{"id": "qwen", "object": "model"}]}
 LOADING = {"error": {"code": 503, "message": "Loading model", "type": "unavailable_error"}}
 
 
-def transport(health: list[tuple[int, object]]) -> httpx2.MockTransport:
-    """/health answers the given (status, body) in turn, then 200; the rest answer as b4748."""
+def transport(health: list[tuple[int, object]], **answers: tuple[int, object]
+              ) -> httpx2.MockTransport:
+    """/health answers the given (status, body) in turn, then 200; the rest answer as b4748,
+    or as `answers` says by path without its slashes (`props=(401, ...)`)."""
 
     def handle(request: httpx2.Request) -> httpx2.Response:
         path = request.url.path
+        if path.strip("/").replace("/", "_") in answers:
+            status, body = answers[path.strip("/").replace("/", "_")]
+            return httpx2.Response(status, json=body)
         if path == "/health":
             status, body = health.pop(0) if health else (200, {"status": "ok"})
             return httpx2.Response(status, json=body)
@@ -68,3 +73,64 @@ def test_an_unreachable_server_is_named() -> None:
 
     with pytest.raises(EndpointUnavailable, match=r"does not answer.*is llama-server running"):
         check_endpoint("m", CONFIG, transport=httpx2.MockTransport(refuse))
+
+
+UNAUTHORIZED = (401, {"error": {"code": 401, "message": "Invalid API Key",
+                                "type": "authentication_error"}})
+
+
+def test_a_missing_api_key_is_named_with_the_fix() -> None:
+    """b4748 guards /props but not /health or /v1/models: the 401 shows there first."""
+    with pytest.raises(EndpointUnavailable, match=r"/props answered 401 Invalid API Key: the "
+                       r"server wants an API key: set api_key_env"):
+        check_endpoint("m", CONFIG, transport=transport([], props=UNAUTHORIZED))
+
+
+def test_a_wrong_api_key_names_its_variable() -> None:
+    config = ModelConfig(base_url="http://gpu1:7093/v1", api_key_env="GPU1_KEY")
+    with pytest.raises(EndpointUnavailable, match=r"refused the API key in \$GPU1_KEY"):
+        check_endpoint("m", config, api_key="wrong", transport=transport([], props=UNAUTHORIZED))
+
+
+@pytest.mark.parametrize("path", ["v1_models", "props"])
+def test_every_status_is_checked(path: str) -> None:
+    refused = (400, {"error": {"code": 400, "message": "model 'router' not found"}})
+    with pytest.raises(EndpointUnavailable, match=r"answered 400 model 'router' not found"):
+        check_endpoint("m", CONFIG, transport=transport([], **{path: refused}))
+
+
+def test_a_server_without_props_gives_no_slot_count() -> None:
+    facts = check_endpoint("m", CONFIG, transport=transport([], props=(404, {})))
+    assert facts.total_slots is None and facts.model_ids == ["qwen"]
+
+
+def test_an_explicit_model_the_server_does_not_serve_is_an_error() -> None:
+    config = ModelConfig(base_url="http://gpu1:7093/v1", model="qwen-14b")
+    with pytest.raises(EndpointUnavailable, match=r"serves 'qwen', not 'qwen-14b': set `model:` "
+                       r"of m in the models file to it"):
+        check_endpoint("m", config, transport=transport([]))
+    served = check_endpoint("m", ModelConfig(base_url=CONFIG.base_url, model="qwen"),
+                            transport=transport([]))
+    assert served.model_ids == ["qwen"]
+
+
+def test_our_name_is_fine_for_one_model_but_not_among_several() -> None:
+    """A server of one model answers any name; a router answers only the names it lists."""
+    assert check_endpoint("m", CONFIG, transport=transport([])).model_ids == ["qwen"]
+    several = (200, {"object": "list", "data": [{"id": "a"}, {"id": "b"}]})
+    with pytest.raises(EndpointUnavailable, match=r"serves 'a', 'b', not 'm'.*one of them"):
+        check_endpoint("m", CONFIG, transport=transport([], v1_models=several))
+
+
+def test_against_the_fake_server_with_an_api_key() -> None:
+    """Real HTTP: the fake guards paths as b4748 does."""
+    from fakellm import FakeLlamaServer, canned_answers
+
+    with FakeLlamaServer(canned_answers("reference"), api_key="sesame") as server:
+        config = ModelConfig(base_url=server.base_url, api_key_env="FAKE_KEY")
+        with pytest.raises(EndpointUnavailable, match="wants an API key"):
+            check_endpoint("m", ModelConfig(base_url=server.base_url))
+        with pytest.raises(EndpointUnavailable, match=r"refused the API key in \$FAKE_KEY"):
+            check_endpoint("m", config, api_key="wrong")
+        facts = check_endpoint("m", config, api_key="sesame")
+    assert facts.total_slots == 1 and facts.model_ids == ["fake-model"]

@@ -9,9 +9,17 @@ import pytest
 
 from challenge.levels import LEVELS, MAX_POINTS, Level, Profile
 from challenge.points import LevelScore
-from orchestrator.results import ResultPaths, port_of, write_results
+from orchestrator.results import ResultPaths, build_warnings, port_of, write_results
 from worker.config import ModelConfig
-from worker.records import Attempt, AttemptStatus, Fingerprint, GenOutcome, Run, RunSpec
+from worker.records import (
+    Attempt,
+    AttemptStatus,
+    EndpointFacts,
+    Fingerprint,
+    GenOutcome,
+    Run,
+    RunSpec,
+)
 from worker.unit import Unit
 
 NOW = datetime(2026, 2, 2, 8, 30, 0, tzinfo=UTC)
@@ -151,7 +159,7 @@ def test_result_file_of_a_model_with_complete_iterations(
 
     assert list(document) == ["model_id", "model_name", "port", "timestamp", "iterations",
                               "total_duration_ms", "statistics", "scores", "levels",
-                              "incomplete_iterations"]
+                              "incomplete_iterations", "server_builds", "warnings"]
     assert document == {
         "model_id": "qwen35-27b-q3",
         "model_name": "alpha",
@@ -168,6 +176,8 @@ def test_result_file_of_a_model_with_complete_iterations(
         "levels": [level("L1", 5, 5, 5), level("L2", 10, 10, 10), level("L3", 14, 15, 16),
                    level("L4", 1, 1, 1), level("L5", 0, 2, 0)],
         "incomplete_iterations": [],
+        "server_builds": [],
+        "warnings": [],
     }
     assert isinstance(document["scores"]["L1"], int)
 
@@ -359,3 +369,29 @@ def test_port_of() -> None:
     assert port_of("http://gpu1:7093/v1") == 7093
     assert port_of("https://example.org/v1") is None
     assert port_of("http://gpu1:notaport/v1") is None
+
+
+def test_a_server_build_that_changed_mid_run_is_flagged(tmp_path: Path) -> None:
+    run, attempts = make_run(), small_run_attempts()
+    run.endpoints = {"alpha": EndpointFacts(root_url="http://gpu1:7093", build_info="b4748-a"),
+                     "beta": EndpointFacts(root_url="http://localhost", build_info="b5000")}
+    for unit, attempt in attempts.items():
+        attempt.server_build = {"alpha": "b4748-a", "beta": "b5000"}[unit.model]
+    attempts[U("alpha", 2, Level.L3)].server_build = "b6000-new"
+    paths = write_results(run, attempts, tmp_path, now=NOW)
+    alpha, beta = (read_json(paths.results[m]) for m in ("alpha", "beta"))
+    assert alpha["server_builds"] == ["b4748-a", "b6000-new"]
+    assert alpha["warnings"] == build_warnings("alpha", ["b4748-a", "b6000-new"])
+    assert "changed its build during the run (b4748-a -> b6000-new)" in alpha["warnings"][0]
+    assert (beta["server_builds"], beta["warnings"]) == (["b5000"], [])
+
+
+def test_a_first_units_context_warning_reaches_the_result_file_once(tmp_path: Path) -> None:
+    run, attempts = make_run(), small_run_attempts()
+    said = "chained prompts may not fit the server's context per slot (4096 tokens): ..."
+    for iteration in (1, 2):
+        attempts[U("alpha", iteration, Level.L1)].context_warning = said
+    paths = write_results(run, attempts, tmp_path, now=NOW)
+    alpha, beta = (read_json(paths.results[m]) for m in ("alpha", "beta"))
+    assert alpha["warnings"] == [f"alpha: {said}"]
+    assert beta["warnings"] == []

@@ -61,3 +61,37 @@ def test_an_inline_api_key_says_where_keys_go_without_repeating_it() -> None:
         parse_models(data, "models.yaml")
     assert "models.a.api_key" in str(refused.value)
     assert "sk-secret-123" not in str(refused.value)
+
+
+def test_models_on_a_server_take_its_endpoint_slots_and_kind() -> None:
+    models = parse_models({
+        "servers": {"gpu1": {"kind": "router", "base_url": "http://gpu1:8080/v1/", "slots": 2,
+                             "models_max": 1}},
+        "models": {"a": {"server": "gpu1", "model": "a.gguf"}, "b": {"server": "gpu1"},
+                   "c": {"base_url": "http://gpu2:7093/v1"}},
+    }, "models.yaml")
+    assert models["a"].base_url == "http://gpu1:8080/v1" == models["b"].base_url
+    assert (models["a"].slots, models["a"].server_kind) == (2, "router")
+    assert models["a"].shares_a_server and models["b"].shares_a_server
+    assert not models["c"].shares_a_server and models["c"].server is None
+
+
+@pytest.mark.parametrize(("data", "message"), [
+    ({"servers": {"g": {"base_url": "http://g/v1"}}, "models": {"a": {"server": "h"}}},
+     "models.a.server: no server 'h' under servers: (known: g)"),
+    ({"servers": {"g": {"base_url": "http://g/v1"}},
+      "models": {"a": {"server": "g", "slots": 3}}},
+     "models.a.slots: comes from servers.g; remove it here"),
+    ({"servers": {"g": {"base_url": "http://g/v1"}},
+      "models": {"a": {"server": "g"}, "b": {"server": "g"}}},
+     "servers.g is kind single but serves a, b"),
+    ({"servers": {"g": {"kind": "commands", "base_url": "http://g/v1"}},
+      "models": {"a": {"server": "g"}}},
+     "servers.g.kind: Input should be 'single', 'router' or 'llama-swap'"),
+    ({"servers": ["g"], "models": {"a": {"base_url": "http://g/v1"}}},
+     "servers: expected a mapping"),
+])
+def test_bad_servers_are_named(data: dict, message: str) -> None:
+    with pytest.raises(ConfigError) as caught:
+        parse_models(data, "models.yaml")
+    assert message in str(caught.value)

@@ -3,12 +3,12 @@ claimed once and their units sent again, duplicates and cancelled runs do nothin
 
 import json
 import time
-from dataclasses import dataclass, field
 
 import pytest
 
 from challenge.levels import Level
 from orchestrator.planning import build_run
+from tests.recording import RecordingDispatcher
 from worker.config import ModelConfig
 from worker.lease import UnitBusy, held
 from worker.records import Attempt, AttemptStatus, GenOutcome, InfraStage
@@ -21,17 +21,6 @@ from worker.unit import Stage, Unit
 pytestmark = pytest.mark.redis
 
 UNIT = Unit("r1", "m", 1, Level.L1)
-
-
-@dataclass
-class RecordingDispatcher:
-    sent: list[tuple[str, Unit]] = field(default_factory=list)
-
-    def send_generate(self, unit: Unit) -> None:
-        self.sent.append(("gen", unit))
-
-    def send_score(self, unit: Unit) -> None:
-        self.sent.append(("score", unit))
 
 
 @pytest.fixture

@@ -1,10 +1,12 @@
-"""The LLM client against a MockTransport: exact request bodies and error classification."""
+"""The LLM client against a MockTransport: exact request bodies and error classification;
+against the fake llama-server where a connection's fate matters."""
 
 import json
 
 import httpx2
 import pytest
 
+from fakellm import FakeLlamaServer, canned_answers
 from worker.config import ModelConfig
 from worker.llm import CallFailure, FailureKind, LlmClient, request_body
 
@@ -27,8 +29,7 @@ def client_with(handler, **cfg) -> tuple[LlmClient, list[httpx2.Request]]:
         return handler(request)
 
     config = ModelConfig(base_url="http://llm:9/v1", **cfg)
-    http = httpx2.Client(transport=httpx2.MockTransport(record))
-    return LlmClient(config, "m", "secret", http_client=http), seen
+    return LlmClient(config, "m", "secret", transport=httpx2.MockTransport(record)), seen
 
 
 def test_sends_exactly_the_original_request_and_keeps_llama_fields() -> None:
@@ -121,3 +122,20 @@ def test_a_timeout_of_a_server_that_answers_nothing_is_ours() -> None:
             llm.HEALTH_PROBE_S = original
             client.close()
     assert caught.value.kind is FailureKind.INFRA and "/health" in caught.value.message
+
+
+def test_a_refused_request_is_followed_by_a_fresh_connection() -> None:
+    """b4748 answers an empty 400 to every request on a connection that carried a refused
+    one (the fake reproduces it): reusing the connection turned a loaded model into
+    infrastructure errors. Real HTTP, the fake llama-server."""
+    with FakeLlamaServer(canned_answers("reference"), load_s=60) as server:
+        client = LlmClient(ModelConfig(base_url=server.base_url), "m", None)
+        try:
+            with pytest.raises(CallFailure) as refused:
+                client.chat("hi")
+            assert refused.value.kind is FailureKind.LOADING
+            server.set_loading(False)
+            assert client.chat("hi").finish_reason == "stop"
+        finally:
+            client.close()
+        assert [r.status for r in server.requests] == [503, 200]
