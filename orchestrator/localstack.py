@@ -190,6 +190,13 @@ class LocalStack:
             time.sleep(0.05)
         raise ServiceUnavailable(f"fake server {name} did not start: {child.log_tail()}")
 
+    def start_server_worker(self, name: str, server: str, config: Path,
+                            env: dict[str, str]) -> Child:
+        """The worker of a shared GPU server (`python -m worker --server`): its drivers and
+        its models' generate tasks."""
+        return self._spawn(name, [sys.executable, "-m", "worker", "--server", server,
+                                  "--config", str(config), "--loglevel", "INFO"], env)
+
     def start_worker(self, name: str, queues: Sequence[str], concurrency: int,
                      env: dict[str, str], *, restart_on_failure: bool = False) -> Child:
         """A Celery worker process (prefork pool) consuming `queues`; with

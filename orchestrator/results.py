@@ -16,6 +16,9 @@ Additions to the original's result schema, all additive:
   only the selected levels' keys;
 - `incomplete_iterations`: [{iteration, levels: {L<n>: {status, error}}}], apart from the
   statistics;
+- `loads` and `load_s`: a model on a shared GPU server (router, llama-swap) is loaded by the
+  run's driver, once per pass over the server's models: each load's server, start, seconds
+  until loaded and end, and their sum, kept apart from the model's generation time;
 - for every further profile with points in all scored records (`scored_profiles`):
   `statistics_<p>`, `scores_<p>`, `levels_<p>` (e.g. `scores_strict`), same shapes.
 Without any complete iteration, `scores` is null, `levels` empty and the statistics null.
@@ -24,7 +27,7 @@ Level names are written as in `scores` ("L1").
 
 import json
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -36,7 +39,7 @@ from challenge.levels import Level, Profile
 from orchestrator._files import write_text_atomic
 from orchestrator.progress import run_progress
 from orchestrator.statistics import AttemptMap, ModelStatistics, model_statistics, scored_profiles
-from worker.records import Attempt, Run
+from worker.records import Attempt, ModelLoad, Run
 from worker.unit import Unit
 
 _SAFE_NAME = re.compile(r"^[A-Za-z0-9._-]+$")
@@ -66,10 +69,12 @@ def write_results(
     *,
     cancelled: bool = False,
     now: datetime | None = None,
+    loads: Sequence[ModelLoad] = (),
 ) -> ResultPaths:
     """Write (or rewrite) all result files of `run` under `out_dir/<run_id>/`.
 
-    `cancelled` is the run's cancel flag (`RecordStore.is_cancelled`), written to run.json.
+    `cancelled` is the run's cancel flag (`RecordStore.is_cancelled`), written to run.json;
+    `loads` its models' loads on shared servers (`RecordStore.get_loads`).
     `now` stamps `timestamp` and `written_at` (default: the current UTC time); pass it to get
     byte-identical files from identical records.
     """
@@ -82,7 +87,7 @@ def write_results(
     for model in run.spec.models:
         _safe_name(model, "model name")
         results[model] = _write_json(root / f"result_{model}.json",
-                                     result_document(run, attempts, model, now))
+                                     result_document(run, attempts, model, now, loads))
         legacy = model_statistics(run, attempts, model, Profile.LEGACY)
         artifacts += _write_artifacts(root / "artifacts" / model, run.run_id, attempts, legacy)
     attempt_paths = [_write_attempt(root, attempt)
@@ -119,8 +124,8 @@ def run_document(run: Run, attempts: AttemptMap, now: datetime, *, cancelled: bo
     }
 
 
-def result_document(run: Run, attempts: AttemptMap, model: str, now: datetime
-                    ) -> dict[str, Any]:
+def result_document(run: Run, attempts: AttemptMap, model: str, now: datetime,
+                    loads: Sequence[ModelLoad] = ()) -> dict[str, Any]:
     """result_<model>.json: the original's schema (docs/challenge.md §5) for legacy, then the
     same keys for each further profile."""
     config = run.models[model]
@@ -142,6 +147,9 @@ def result_document(run: Run, attempts: AttemptMap, model: str, now: datetime
         document[f"statistics{suffix}"] = statistics_section(stats)
         document[f"scores{suffix}"] = scores_section(stats)
         document[f"levels{suffix}"] = levels_section(stats)
+    document["loads"] = [load.model_dump(mode="json", include=_LOAD_FIELDS)
+                         for load in loads if load.model == model]
+    document["load_s"] = round(sum(load["load_s"] for load in document["loads"]), 3)
     builds = server_builds(run, attempts, model)
     document["server_builds"] = builds
     document["warnings"] = build_warnings(model, builds) + context_warnings(attempts, model)
@@ -152,6 +160,7 @@ def result_document(run: Run, attempts: AttemptMap, model: str, now: datetime
 
 
 _EPOCH = datetime.fromtimestamp(0, UTC)
+_LOAD_FIELDS = {"server", "started_at", "load_s", "finished_at"}
 
 
 def server_builds(run: Run, attempts: AttemptMap, model: str) -> list[str]:

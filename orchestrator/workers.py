@@ -8,7 +8,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
 from worker.config import ModelConfig
-from worker.dispatch import SCORE_QUEUE, llm_queue
+from worker.dispatch import GPU_QUEUE_PREFIX, SCORE_QUEUE, gpu_queue, llm_queue
 from worker.settings import Settings
 
 QUICK_TIMEOUT_S = 1.0
@@ -55,13 +55,22 @@ def worker_census(settings: Settings, timeout_s: float = QUICK_TIMEOUT_S) -> Wor
 
 def run_queues(models: Mapping[str, ModelConfig]) -> dict[str, int | None]:
     """The queues a run's work goes through, each with the concurrency its workers should
-    have: a model's slots, or None for scoring (one process per core)."""
-    return {**{llm_queue(name): config.slots for name, config in models.items()},
-            SCORE_QUEUE: None}
+    have: a model's slots, or None for scoring (one process per core). A model on a shared
+    GPU server also needs its server's driver queue `gpu.<server>` (concurrency: its slots)."""
+    queues: dict[str, int | None] = {llm_queue(name): config.slots
+                                     for name, config in models.items()}
+    for config in models.values():
+        if config.shares_a_server and config.server:
+            queues[gpu_queue(config.server)] = config.slots
+    return {**queues, SCORE_QUEUE: None}
 
 
 def worker_command(queue: str, concurrency: int | None = None) -> str:
-    """The README's command to start a worker on `queue` (scoring: one process per core)."""
+    """The README's command to start a worker on `queue` (scoring: one process per core; a
+    shared GPU server: its server worker, which consumes its models' queues too)."""
+    if queue.startswith(GPU_QUEUE_PREFIX):
+        server = queue.removeprefix(GPU_QUEUE_PREFIX)
+        return f"python -m worker --server {server} --config models.yaml"
     count = '"$(nproc)"' if concurrency is None else str(concurrency)
     return f"celery -A worker.app worker -Q {queue} -c {count}"
 

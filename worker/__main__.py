@@ -2,13 +2,22 @@
 
     python -m worker --model NAME [--slots N]    # consumes llm.NAME with N slots
     python -m worker --score [--concurrency N]   # consumes score, default one per core
+    python -m worker --server NAME [--config FILE]
+        # a shared GPU server of models.yaml (kind router or llama-swap): consumes gpu.NAME
+        # (its drivers) and llm.<model> of each model on it; one per server
 """
 
 import argparse
 import os
 import sys
+from pathlib import Path
 
-from worker.dispatch import SCORE_QUEUE, llm_queue
+from worker.config import load_models
+from worker.dispatch import SCORE_QUEUE, gpu_queue, llm_queue
+from worker.errors import ConfigError
+
+#: Worker processes of a shared server's worker (units run on its driver's threads).
+SERVER_WORKER_CONCURRENCY = 3
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -17,12 +26,24 @@ def main(argv: list[str] | None = None) -> None:
     group = parser.add_mutually_exclusive_group(required=True)
     group.add_argument("--model", action="append", help="model name (repeatable)")
     group.add_argument("--score", action="store_true", help="consume the score queue")
+    group.add_argument("--server", help="a shared GPU server under servers: in models.yaml")
+    parser.add_argument("--config", type=Path,
+                        default=Path(os.environ.get("JQ_MODELS_FILE", "models.yaml")),
+                        help="models file, for --server (default: $JQ_MODELS_FILE or "
+                             "models.yaml)")
     parser.add_argument("--slots", "--concurrency", dest="concurrency", type=int, default=None)
     parser.add_argument("--loglevel", default="INFO")
     args = parser.parse_args(argv)
     if args.score:
         queues = [SCORE_QUEUE]
         concurrency = args.concurrency or os.cpu_count() or 1
+    elif args.server:
+        try:
+            queues = server_queues(args.server, args.config)
+        except ConfigError as exc:
+            parser.error(str(exc))
+        # a driver, a later run's driver waiting for it, and the generate tasks asking
+        concurrency = args.concurrency or SERVER_WORKER_CONCURRENCY
     else:
         queues = [llm_queue(m) for m in args.model]
         concurrency = args.concurrency or len(queues)
@@ -31,8 +52,28 @@ def main(argv: list[str] | None = None) -> None:
     app.worker_main([
         "worker", "-Q", ",".join(queues), "-c", str(concurrency),
         "--loglevel", args.loglevel,
-        "-n", f"jqbench-{'score' if args.score else 'llm'}-{os.getpid()}@%h",
+        "-n", f"jqbench-{_role(args)}-{os.getpid()}@%h",
     ])
+
+
+def _role(args: argparse.Namespace) -> str:
+    return "score" if args.score else f"gpu-{args.server}" if args.server else "llm"
+
+
+def server_queues(server: str, config: Path) -> list[str]:
+    """gpu.<server> and the llm queue of every model of `config` on that server.
+
+    Raises:
+        ConfigError: the models file is broken, or `server` has no model that it drives.
+    """
+    models = load_models(config)
+    served = sorted(name for name, model in models.items() if model.server == server)
+    if not served:
+        raise ConfigError(f"{config}: no model has server: {server}")
+    if not any(models[name].shares_a_server for name in served):
+        raise ConfigError(f"{config}: servers.{server} is kind single: start its worker with "
+                          f"--model {served[0]}")
+    return [gpu_queue(server)] + [llm_queue(name) for name in served]
 
 
 if __name__ == "__main__":

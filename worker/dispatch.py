@@ -24,10 +24,18 @@ def llm_queue(model: str) -> str:
     return f"llm.{model}"
 
 
+GPU_QUEUE_PREFIX = "gpu."
+
+
+def drive_task_id(run_id: str, server: str) -> str:
+    """The drive task's id: the same for every send, so the reconciler can look for it."""
+    return f"{run_id}:{server}:drive"
+
+
 def gpu_queue(server: str) -> str:
     """The queue of a shared GPU server's drive tasks (`worker.driver`), read by one worker
     on that GPU's host."""
-    return f"gpu.{server}"
+    return f"{GPU_QUEUE_PREFIX}{server}"
 
 
 class Dispatcher(Protocol):
@@ -64,7 +72,7 @@ class CeleryDispatcher:
     def send_drive(self, run_id: str, server: str) -> None:
         self._app.send_task(DRIVE_TASK, args=(run_id, server),
                             kwargs={"enqueued_at": utc_now().isoformat()},
-                            queue=gpu_queue(server))
+                            task_id=drive_task_id(run_id, server), queue=gpu_queue(server))
 
     def _send(self, name: str, queue: str, unit: Unit, stage: Stage) -> None:
         self._app.send_task(

@@ -8,7 +8,8 @@ uses it.
 import logging
 
 from worker import chain
-from worker.dispatch import Dispatcher, send_stage, unit_queues
+from worker.dispatch import Dispatcher, drive_task_id, gpu_queue, send_stage, unit_queues
+from worker.records import Run
 from worker.store import RecordStore
 from worker.unit import Stage, Unit
 
@@ -26,8 +27,8 @@ def reconcile(store: RecordStore, dispatcher: Dispatcher, grace_s: float,
     A unit stage is sent once it was seen orphaned on two sweeps at least `grace_s` apart
     (0: at once, as a resubmit does). Runs with nothing due leave the watch list.
     """
-    pending: list[list[tuple[Unit, Stage]]] = []
-    models: set[str] = set()
+    pending: list[tuple[Run, list[tuple[Unit, Stage]]]] = []
+    queues: set[str] = set()
     for run_id in store.watched_runs() if run_ids is None else run_ids:
         run = store.get_run(run_id)
         due = ([] if run is None or store.is_cancelled(run_id)
@@ -35,13 +36,15 @@ def reconcile(store: RecordStore, dispatcher: Dispatcher, grace_s: float,
         if run is None or not due:
             store.unwatch_run(run_id)
             continue
-        pending.append(due)
-        models.update(run.spec.models)
+        pending.append((run, due))
+        queues.update(unit_queues(run.spec.models))
+        queues.update(gpu_queue(server) for server in _servers(run))
     if not pending:
         return []
-    carried = store.carried_task_ids(unit_queues(sorted(models)))  # once for all runs
+    carried = store.carried_task_ids(sorted(queues))  # once for all runs
     resent: list[tuple[Unit, Stage]] = []
-    for due in pending:
+    for run, due in pending:
+        carried |= _driven(store, run, due, carried)
         store.forget_orphans([unit.task_id(stage) for unit, stage in due
                               if unit.task_id(stage) in carried])
         for unit, stage in due:
@@ -49,8 +52,27 @@ def reconcile(store: RecordStore, dispatcher: Dispatcher, grace_s: float,
                 continue
             if grace_s > 0 and not store.claim_orphan(unit.task_id(stage), grace_s, now):
                 continue
+            if stage is Stage.GENERATE and (server := run.shared_server(unit.model)):
+                store.clear_drive_send(run.run_id, server)  # so its generate asks for a driver
             send_stage(dispatcher, unit, stage)
             logger.warning("%s stage=%s: due, but no message or lease carries it; sent again",
                            unit.log_context, stage.value)
             resent.append((unit, stage))
     return resent
+
+
+def _servers(run: Run) -> set[str]:
+    return {server for model in run.spec.models if (server := run.shared_server(model))}
+
+
+def _driven(store: RecordStore, run: Run, due: list[tuple[Unit, Stage]], carried: set[str]
+            ) -> set[str]:
+    """Task ids of due generates that a driver of their shared server carries (`worker.driver`:
+    their own task only asked for one): its drive task is queued or delivered, or a driver of
+    this run holds the server. A lost drive task is an orphan like any lost message: its
+    units are sent again, and they ask for a driver again."""
+    servers = {server for server in _servers(run)
+               if drive_task_id(run.run_id, server) in carried
+               or store.driver_of(server) == run.run_id}
+    return {unit.task_id(stage) for unit, stage in due
+            if stage is Stage.GENERATE and run.shared_server(unit.model) in servers}

@@ -68,6 +68,11 @@ class Run(BaseModel):
                 for iteration in range(1, self.spec.iterations + 1)
                 for level in self.spec.levels]
 
+    def shared_server(self, model: str) -> str | None:
+        """The server `model` shares with others, model by model (`worker.driver`), or None."""
+        config = self.models[model]
+        return config.server if config.shares_a_server else None
+
 
 class ModelLoad(BaseModel):
     """One model loaded on a shared GPU server by a run's driver (`worker.driver`)."""

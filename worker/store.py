@@ -43,7 +43,7 @@ SERVER_SLOTS_KEY = "jqbench:inflight:{server}"
 (milliseconds, Redis's clock), at most the server's slot count (`worker.inflight`)."""
 DRIVER_KEY = "jqbench:driver:{server}"
 """A lock held by the one driver running a shared GPU server's work (`worker.driver`), any
-run: a later run's driver waits for it."""
+run: a later run's driver waits for it. Its value is `driver_token(run_id)`."""
 DRIVE_SENT_KEY = "jqbench:drive-sent:{run_id}:{server}"
 """Present while a drive task for (run, server) is queued and not started: one is enough."""
 LOADS_KEY = "jqbench:loads:{run_id}"
@@ -109,6 +109,11 @@ class LeaseLost(Exception):
 
 def _ms(seconds: float) -> int:
     return max(1, int(seconds * 1000))
+
+
+def driver_token(run_id: str) -> str:
+    """The value of a server's driver lock while a driver of `run_id` holds it."""
+    return f"{run_id}/{secrets.token_hex(8)}"
 
 
 class StoreUnavailable(RedisUnavailable):
@@ -327,6 +332,12 @@ class RecordStore:
         """A driver started: what becomes due from now on needs a drive task of its own."""
         with self._guard("clear a drive mark"):
             self._redis.delete(DRIVE_SENT_KEY.format(run_id=run_id, server=server))
+
+    def driver_of(self, server: str) -> str | None:
+        """The run whose driver holds `server` now, if any."""
+        with self._guard("read a server's driver"):
+            holder = self._redis.get(DRIVER_KEY.format(server=server))
+        return _text(holder).partition("/")[0] if holder else None
 
     def add_load(self, load: ModelLoad) -> None:
         with self._guard("record a model load"):

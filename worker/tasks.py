@@ -20,7 +20,14 @@ from celery.utils.log import get_task_logger
 from challenge.levels import Level
 from worker.app import app
 from worker.config import ModelConfig
-from worker.dispatch import GENERATE_TASK, SCORE_QUEUE, SCORE_TASK, CeleryDispatcher
+from worker.dispatch import (
+    DRIVE_TASK,
+    GENERATE_TASK,
+    SCORE_QUEUE,
+    SCORE_TASK,
+    CeleryDispatcher,
+)
+from worker.driver import drive, request_drive
 from worker.errors import RedisUnavailable
 from worker.generate import generate_unit
 from worker.llm import LlmClient
@@ -86,9 +93,9 @@ def _when(text: str | None) -> datetime | None:
     return datetime.fromisoformat(text) if text else None
 
 
-def _requeue(unit: Unit, exc: RedisUnavailable) -> Reject:
+def _requeue(what: str, exc: RedisUnavailable) -> Reject:
     """Back off briefly (Redis is down or failing), then hand the task back unacknowledged."""
-    logger.warning("%s record store unavailable, task handed back: %s", unit.log_context, exc)
+    logger.warning("%s record store unavailable, task handed back: %s", what, exc)
     time.sleep(min(5.0, app.conf.jqbench_settings.infra_backoff_s))
     return Reject(str(exc), requeue=True)
 
@@ -96,11 +103,30 @@ def _requeue(unit: Unit, exc: RedisUnavailable) -> Reject:
 @app.task(name=GENERATE_TASK)
 def generate(run_id: str, model: str, iteration: int, level: str,
              enqueued_at: str | None = None) -> None:
+    """One unit; on a shared GPU server, a request for its driver instead."""
     unit = _unit(run_id, model, iteration, level)
     try:
-        generate_unit(_services(), unit, _when(enqueued_at))
+        services = _services()
+        run = services.store.get_run(run_id)
+        server = run.shared_server(model) if run and model in run.models else None
+        if server is not None:
+            if request_drive(services, run_id, server, CeleryDispatcher(app).send_drive):
+                logger.info("%s: on shared server %s: its driver was asked for",
+                            unit.log_context, server)
+            return
+        generate_unit(services, unit, _when(enqueued_at))
     except RedisUnavailable as exc:
-        raise _requeue(unit, exc) from exc
+        raise _requeue(unit.log_context, exc) from exc
+
+
+@app.task(name=DRIVE_TASK)
+def drive_server(run_id: str, server: str, enqueued_at: str | None = None) -> None:
+    """A run's units on one shared GPU server, model by model (`worker.driver`)."""
+    try:
+        loads = drive(_services(), run_id, server)
+    except RedisUnavailable as exc:
+        raise _requeue(f"drive {run_id} on {server}:", exc) from exc
+    logger.info("drive %s on %s: done, %d model load(s)", run_id, server, len(loads))
 
 
 @app.task(name=SCORE_TASK)
@@ -110,7 +136,7 @@ def score(run_id: str, model: str, iteration: int, level: str,
     try:
         score_unit(_services(), unit, _when(enqueued_at))
     except RedisUnavailable as exc:
-        raise _requeue(unit, exc) from exc
+        raise _requeue(unit.log_context, exc) from exc
 
 
 _sweeper: list[Sweeper] = []

@@ -182,7 +182,8 @@ def follow(store: RecordStore, run: Run, output: Path, timeout_s: float | None =
 
 def write_and_summarise(store: RecordStore, run: Run, output: Path) -> None:
     attempts = store.get_attempts(run)
-    paths = write_results(run, attempts, output, cancelled=store.is_cancelled(run.run_id))
+    paths = write_results(run, attempts, output, cancelled=store.is_cancelled(run.run_id),
+                          loads=store.get_loads(run.run_id))
     render.summary_table(run, attempts)
     for model in run.spec.models:
         for warning in build_warnings(model, server_builds(run, attempts, model)):

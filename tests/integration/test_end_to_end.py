@@ -62,7 +62,8 @@ def finished_run(tmp_path_factory: pytest.TempPathFactory, redis_server_url: str
     redis_url = redis_server_url.rsplit("/", 1)[0] + "/14"
     with LocalStack(workdir=workdir / "stack") as stack:
         a = stack.start_fake_server("model-a", "reference", extra_args=["--vary"])
-        b = stack.start_fake_server("model-b", "flawed", extra_args=["--vary"])
+        b = stack.start_fake_server("model-b", "flawed",
+                                        extra_args=["--vary", "--alias", "b-real-id"])
         config = workdir / "models.yaml"
         config.write_text(yaml.safe_dump({"models": {
             "model-a": {"base_url": f"{a.url}/v1"},

@@ -26,7 +26,8 @@ def chats(server: FakeLlamaServer) -> list[str]:
 def test_a_restarted_model_server_loses_nothing(tmp_path: Path, redis_url: str,
                                                 sandbox_image: str) -> None:
     port = free_port()
-    first = FakeLlamaServer(canned_answers("reference"), port=port, slots=1,
+    # two slots: jqbench sends no more requests than a server has slots
+    first = FakeLlamaServer(canned_answers("reference"), port=port, slots=2,
                             latency=LatencyModel(base_s=3.0)).start()
     with LocalStack(workdir=tmp_path / "stack") as stack:
         config = tmp_path / "models.yaml"
@@ -41,12 +42,12 @@ def test_a_restarted_model_server_loses_nothing(tmp_path: Path, redis_url: str,
              "--wait"], env={**os.environ, **env}, stdout=subprocess.PIPE,
             stderr=subprocess.PIPE, text=True)
         deadline = time.monotonic() + 60
-        while len(chats(first)) < 2:  # one answering, one queued for the slot
+        while len(chats(first)) < 2:  # both answering
             assert time.monotonic() < deadline, stack.children[0].log_tail()
             time.sleep(0.1)
         first.stop()  # mid-answer: both connections are cut
         time.sleep(3)
-        with FakeLlamaServer(canned_answers("reference"), port=port, slots=1) as second:
+        with FakeLlamaServer(canned_answers("reference"), port=port, slots=2) as second:
             _, err = submit.communicate(timeout=180)
             assert submit.returncode == 0, err + stack.children[0].log_tail()
             assert sorted(chats(second)) == ["L1", "L4"]  # each dropped call once more

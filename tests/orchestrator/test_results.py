@@ -17,6 +17,7 @@ from worker.records import (
     EndpointFacts,
     Fingerprint,
     GenOutcome,
+    ModelLoad,
     Run,
     RunSpec,
 )
@@ -159,7 +160,8 @@ def test_result_file_of_a_model_with_complete_iterations(
 
     assert list(document) == ["model_id", "model_name", "port", "timestamp", "iterations",
                               "total_duration_ms", "statistics", "scores", "levels",
-                              "incomplete_iterations", "server_builds", "warnings"]
+                              "incomplete_iterations", "loads", "load_s", "server_builds",
+                              "warnings"]
     assert document == {
         "model_id": "qwen35-27b-q3",
         "model_name": "alpha",
@@ -176,6 +178,8 @@ def test_result_file_of_a_model_with_complete_iterations(
         "levels": [level("L1", 5, 5, 5), level("L2", 10, 10, 10), level("L3", 14, 15, 16),
                    level("L4", 1, 1, 1), level("L5", 0, 2, 0)],
         "incomplete_iterations": [],
+        "loads": [],
+        "load_s": 0,
         "server_builds": [],
         "warnings": [],
     }
@@ -395,3 +399,22 @@ def test_a_first_units_context_warning_reaches_the_result_file_once(tmp_path: Pa
     alpha, beta = (read_json(paths.results[m]) for m in ("alpha", "beta"))
     assert alpha["warnings"] == [f"alpha: {said}"]
     assert beta["warnings"] == []
+
+
+def test_loads_on_a_shared_server_are_kept_apart_per_model(tmp_path: Path) -> None:
+    run, attempts = make_run(), small_run_attempts()
+    loads = [ModelLoad(run_id=RUN_ID, server="gpu", model=model, load_s=seconds,
+                       started_at=T0 + timedelta(minutes=minute),
+                       finished_at=T0 + timedelta(minutes=minute + 5))
+             for model, seconds, minute in (("alpha", 20.25, 0), ("beta", 11.5, 5),
+                                            ("alpha", 19.5, 10))]
+    paths = write_results(run, attempts, tmp_path, now=NOW, loads=loads)
+    alpha, beta = (read_json(paths.results[m]) for m in ("alpha", "beta"))
+    assert [load["load_s"] for load in alpha["loads"]] == [20.25, 19.5]
+    assert alpha["load_s"] == 39.75 and beta["load_s"] == 11.5
+    assert alpha["loads"][0] == {"server": "gpu", "load_s": 20.25,
+                                 "started_at": T0.isoformat().replace("+00:00", "Z"),
+                                 "finished_at": (T0 + timedelta(minutes=5)).isoformat()
+                                 .replace("+00:00", "Z")}
+    unshared = read_json(write_results(run, attempts, tmp_path / "plain", now=NOW).results["beta"])
+    assert (unshared["loads"], unshared["load_s"]) == ([], 0)

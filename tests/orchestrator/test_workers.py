@@ -9,7 +9,7 @@ from orchestrator.workers import (
     worker_census,
     worker_command,
 )
-from worker.config import ModelConfig
+from worker.config import ModelConfig, parse_models
 from worker.settings import Settings
 
 QUEUES = run_queues({"a": ModelConfig(base_url="http://h/v1", slots=2),
@@ -47,3 +47,13 @@ def test_no_worker_at_all_or_no_answer_is_one_warning(census: WorkerCensus) -> N
 def test_a_broker_without_workers_gives_an_empty_census(redis_url: str) -> None:
     census = worker_census(Settings(redis_url=redis_url), timeout_s=0.2)
     assert census == WorkerCensus()
+
+
+def test_a_shared_servers_models_also_need_its_driver_queue() -> None:
+    models = parse_models({"servers": {"gpu1": {"kind": "router", "base_url": "http://g/v1",
+                                                "slots": 2}},
+                           "models": {"a": {"server": "gpu1"}, "b": {"server": "gpu1"},
+                                      "c": {"base_url": "http://h/v1"}}}, "models.yaml")
+    assert run_queues(models) == {"llm.a": 2, "llm.b": 2, "llm.c": 1, "gpu.gpu1": 2,
+                                  "score": None}
+    assert worker_command("gpu.gpu1", 2) == "python -m worker --server gpu1 --config models.yaml"

@@ -13,12 +13,12 @@ from celery import Celery
 from challenge.levels import Level
 from orchestrator.planning import build_run
 from worker.app import create_app
-from worker.config import ModelConfig
-from worker.dispatch import CeleryDispatcher, llm_queue
+from worker.config import ModelConfig, parse_models
+from worker.dispatch import CeleryDispatcher, gpu_queue, llm_queue
 from worker.reconcile import reconcile
 from worker.records import Attempt, AttemptStatus, GenOutcome, Run
 from worker.settings import Settings
-from worker.store import RecordStore
+from worker.store import RecordStore, driver_token
 from worker.unit import Stage, Unit
 
 pytestmark = pytest.mark.redis
@@ -128,3 +128,45 @@ def test_runs_with_nothing_due_leave_the_watch_list(store: RecordStore, app: Cel
     store.cancel_run("r1")
     assert reconcile(store, dispatcher, 0) == [] and store.watched_runs() == []
     assert store._redis.llen(llm_queue("m")) == 0
+
+
+def shared_run(store: RecordStore) -> Run:
+    config = {"servers": {"gpu": {"kind": "router", "base_url": "http://g/v1"}},
+              "models": {"m": {"server": "gpu"}}}
+    run = build_run("r1", parse_models(config, "models.yaml"), [Level.L1], 1, {}, "img")
+    assert store.save_run(run, new=True)
+    return run
+
+
+def test_units_of_a_shared_server_are_carried_by_its_drive_task_or_driver(
+        store: RecordStore, app: Celery) -> None:
+    shared_run(store)
+    dispatcher = CeleryDispatcher(app)
+    t0 = time.time()
+    # the generate task only asked for a driver: its drive task carries the unit
+    assert store.claim_drive_send("r1", "gpu", ttl_s=3600)
+    dispatcher.send_drive("r1", "gpu")
+    assert reconcile(store, dispatcher, GRACE_S, now=t0) == []
+    assert reconcile(store, dispatcher, GRACE_S, now=t0 + GRACE_S + 1) == []
+    # the driver took the server's lock and its message was acknowledged
+    store._redis.delete(gpu_queue("gpu"))
+    lock = store.driver_lock("gpu", 60)
+    assert lock.acquire(blocking=False, token=driver_token("r1"))
+    assert reconcile(store, dispatcher, GRACE_S, now=t0 + 2 * GRACE_S + 2) == []
+    assert reconcile(store, dispatcher, GRACE_S, now=t0 + 3 * GRACE_S + 3) == []
+    lock.release()
+
+
+def test_a_lost_drive_task_is_an_orphan_and_its_units_ask_again(store: RecordStore,
+                                                                 app: Celery) -> None:
+    shared_run(store)
+    dispatcher = CeleryDispatcher(app)
+    assert store.claim_drive_send("r1", "gpu", ttl_s=3600)
+    dispatcher.send_drive("r1", "gpu")
+    store._redis.delete(gpu_queue("gpu"))  # lost with Redis's queues; the mark stayed
+    t0 = time.time()
+    assert reconcile(store, dispatcher, GRACE_S, now=t0) == []
+    assert reconcile(store, dispatcher, GRACE_S, now=t0 + GRACE_S + 1) == [(L1, Stage.GENERATE)]
+    assert store._redis.llen(llm_queue("m")) == 1
+    # the mark is gone, so the generate task sent again asks for a driver again
+    assert store.claim_drive_send("r1", "gpu", ttl_s=3600)

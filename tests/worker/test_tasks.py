@@ -17,3 +17,6 @@ def test_store_failure_rejects_with_requeue(monkeypatch: pytest.MonkeyPatch) -> 
         with pytest.raises(Reject) as raised:
             task.run("r1", "m", 1, "L1")
         assert raised.value.requeue and "does not answer" in str(raised.value.reason)
+    with pytest.raises(Reject) as raised:
+        tasks.drive_server.run("r1", "gpu")
+    assert raised.value.requeue and "does not answer" in str(raised.value.reason)
