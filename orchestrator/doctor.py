@@ -140,6 +140,9 @@ def check_model(name: str, config: ModelConfig, loading_wait_s: float = 0.0) -> 
     from orchestrator.endpoints import check_endpoint
 
     label = f"model {name}"
+    if config.server_kind == "commands":
+        return Check(label, Verdict.OK, f"started on demand by the worker of servers."
+                     f"{config.server} (kind commands): not running now, nothing to check")
     api_key = os.environ.get(config.api_key_env) if config.api_key_env else None
     if config.api_key_env and api_key is None:
         return Check(label, Verdict.FAIL, f"environment variable {config.api_key_env} is "

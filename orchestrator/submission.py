@@ -85,6 +85,11 @@ def check_models(settings: Settings, models: dict[str, ModelConfig], notify: Not
         api_key = os.environ.get(config.api_key_env) if config.api_key_env else None
         if config.api_key_env and api_key is None:
             raise ConfigError(f"model {name}: environment variable {config.api_key_env} is not set")
+        if config.server_kind == "commands":  # nothing runs until its driver starts it
+            facts[name] = EndpointFacts(root_url=config.root_url)
+            notify(f"model {name}: started on demand by the worker of servers.{config.server} "
+                   "(kind commands); checked when it starts")
+            continue
         facts[name] = check_endpoint(name, config, api_key=api_key,
                                      loading_wait_s=settings.loading_wait_s, on_loading=notify)
         notify(f"model {name}: {facts[name].root_url} ok, slots={facts[name].total_slots}, "

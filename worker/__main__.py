@@ -12,7 +12,7 @@ import os
 import sys
 from pathlib import Path
 
-from worker.config import load_models
+from worker.config import LOCAL_MODELS_FILE_ENV, load_models, server_commands
 from worker.dispatch import SCORE_QUEUE, gpu_queue, llm_queue
 from worker.errors import ConfigError
 
@@ -42,6 +42,7 @@ def main(argv: list[str] | None = None) -> None:
             queues = server_queues(args.server, args.config)
         except ConfigError as exc:
             parser.error(str(exc))
+        os.environ[LOCAL_MODELS_FILE_ENV] = str(args.config.resolve())
         # a driver, a later run's driver waiting for it, and the generate tasks asking
         concurrency = args.concurrency or SERVER_WORKER_CONCURRENCY
     else:
@@ -64,7 +65,8 @@ def server_queues(server: str, config: Path) -> list[str]:
     """gpu.<server> and the llm queue of every model of `config` on that server.
 
     Raises:
-        ConfigError: the models file is broken, or `server` has no model that it drives.
+        ConfigError: the models file is broken, `server` has no model that it drives, or
+            (kind commands) a model of it has no start command.
     """
     models = load_models(config)
     served = sorted(name for name, model in models.items() if model.server == server)
@@ -73,6 +75,8 @@ def server_queues(server: str, config: Path) -> list[str]:
     if not any(models[name].shares_a_server for name in served):
         raise ConfigError(f"{config}: servers.{server} is kind single: start its worker with "
                           f"--model {served[0]}")
+    if models[served[0]].server_kind == "commands":
+        server_commands(config, server)
     return [gpu_queue(server)] + [llm_queue(name) for name in served]
 
 

@@ -4,6 +4,7 @@ See docs/architecture.md, Configuration.
 """
 
 import re
+import shlex
 from pathlib import Path
 from typing import Annotated, Any, Literal, TypeVar
 
@@ -27,10 +28,19 @@ def _http_url(value: str) -> str:
 HttpUrlText = Annotated[str, AfterValidator(_http_url)]
 """An http(s) URL, without a trailing slash."""
 
-SERVER_KINDS = ("single", "router", "llama-swap")
+ServerKind = Literal["single", "router", "llama-swap", "commands"]
 """single: one model per llama-server; router: llama.cpp's router mode (models loaded and
 unloaded through its API); llama-swap: the proxy of that name (it loads on the first request
-for a model). Models on a router or llama-swap run model by model (`worker.driver`)."""
+for a model); commands: a plain llama-server per model, started and stopped by the GPU
+host's worker with the commands of that host's own models file. Models on a server of any
+kind but single run model by model (`worker.driver`)."""
+
+LOCAL_MODELS_FILE_ENV = "JQ_LOCAL_MODELS_FILE"
+"""Set by `python -m worker --server NAME --config FILE` to FILE: where its drivers read the
+start commands of a kind-commands server (`server_commands`)."""
+
+Command = list[str] | str
+"""A command as argv, or as one string split like a shell would (no shell runs it)."""
 
 
 class ServerConfig(BaseModel):
@@ -38,13 +48,17 @@ class ServerConfig(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    kind: Literal["single", "router", "llama-swap"] = "single"
+    kind: ServerKind = "single"
     base_url: HttpUrlText
     """OpenAI base URL of the endpoint, e.g. http://gpu1:8080/v1."""
     slots: int = Field(1, ge=1)
     """Requests it takes at once (a router's /props cannot say: this is authoritative)."""
     models_max: int = Field(1, ge=1)
     """Models it holds at once (llama-server --models-max; llama-swap: a group's size)."""
+    commands: dict[str, Command] = Field(default_factory=dict)
+    """kind commands: model name -> the command that starts its llama-server at base_url.
+    Read only by the worker of the GPU host from its own file (`server_commands`), never
+    stored with a run: whoever can write Redis must not run commands on GPU hosts."""
 
 
 class ModelConfig(BaseModel):
@@ -69,7 +83,7 @@ class ModelConfig(BaseModel):
     """Further request fields, sent as given and recorded."""
     server: str | None = None
     """The `servers:` entry this model is served by (its base_url and slots come from it)."""
-    server_kind: Literal["single", "router", "llama-swap"] = "single"
+    server_kind: ServerKind = "single"
     """Filled in from the server: how its models are loaded (see SERVER_KINDS)."""
 
     @property
@@ -126,9 +140,39 @@ def _parse_servers(data: Any, source: str) -> dict[str, ServerConfig]:
         return {}
     if not isinstance(data, dict):
         raise ConfigError(f"{source}: servers: expected a mapping of server names")
-    return {validate_model_name(str(name)): _validated(ServerConfig, fields or {},
-                                                       f"{source}: servers.{name}")
-            for name, fields in data.items()}
+    servers = {validate_model_name(str(name)): _validated(ServerConfig, fields or {},
+                                                          f"{source}: servers.{name}")
+               for name, fields in data.items()}
+    for name, server in servers.items():
+        if server.commands and server.kind != "commands":
+            raise ConfigError(f"{source}: servers.{name}.commands: only for kind commands")
+    return servers
+
+
+def server_commands(path: Path, server: str) -> dict[str, list[str]]:
+    """The start command of each model on `server` (kind commands), from the models file
+    at `path` on this host, as argv.
+
+    Raises:
+        ConfigError: the file is broken, or a model of `server` has no command.
+    """
+    data = _read_yaml(path)
+    models = parse_models(data, str(path))
+    entry = _parse_servers(data.get("servers"), str(path)).get(server)
+    if entry is None or entry.kind != "commands":
+        raise ConfigError(f"{path}: servers.{server} is not of kind commands")
+    served = sorted(name for name, config in models.items() if config.server == server)
+    missing = [name for name in served if name not in entry.commands]
+    if missing:
+        raise ConfigError(f"{path}: servers.{server}.commands: no command for "
+                          f"{', '.join(missing)}")
+    commands = {}
+    for name in served:
+        command = entry.commands[name]
+        commands[name] = shlex.split(command) if isinstance(command, str) else list(command)
+        if not commands[name]:
+            raise ConfigError(f"{path}: servers.{server}.commands.{name}: empty")
+    return commands
 
 
 def _with_server(fields: dict[str, Any], servers: dict[str, ServerConfig], where: str
@@ -159,6 +203,10 @@ def _validated(kind: type[_Config], fields: Any, where: str) -> _Config:
 
 def load_models(path: Path) -> dict[str, ModelConfig]:
     """Read and validate a models.yaml file."""
+    return parse_models(_read_yaml(path), str(path))
+
+
+def _read_yaml(path: Path) -> Any:
     try:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
@@ -168,7 +216,6 @@ def load_models(path: Path) -> dict[str, ModelConfig]:
     except OSError as exc:
         raise ConfigError(f"cannot read models file {path}: {exc.strerror}") from None
     try:
-        data = yaml.safe_load(text)
+        return yaml.safe_load(text)
     except yaml.YAMLError as exc:
         raise ConfigError(f"{path}: not valid YAML: {exc}") from None
-    return parse_models(data, str(path))

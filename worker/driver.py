@@ -28,18 +28,21 @@ from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import suppress
 from dataclasses import replace
+from pathlib import Path
 
 import redis.lock
 from redis.exceptions import LockError
 
 from worker import chain
-from worker.config import ModelConfig
+from worker.config import LOCAL_MODELS_FILE_ENV, ModelConfig, server_commands
 from worker.dispatch import Dispatcher
+from worker.errors import ConfigError
 from worker.generate import generate_unit
 from worker.inflight import slot_limit
 from worker.lease import Lease, renewing
 from worker.model_loading import ModelLoadFailed, load_model, unload_model
 from worker.records import Attempt, AttemptStatus, InfraStage, ModelLoad, Run, utc_now
+from worker.server_process import start_server
 from worker.services import Services, run_unit
 from worker.store import driver_token
 from worker.unit import Stage, Unit
@@ -127,7 +130,7 @@ def _run_model(services: Services, run: Run, server: str, model: str) -> ModelLo
     api_key = os.environ.get(config.api_key_env) if config.api_key_env else None
     started_at = utc_now()
     try:
-        load_s = _load(services, config, model, api_key)
+        load_s, unload = _load(services, server, config, model, api_key)
     except ModelLoadFailed as exc:
         logger.error("run=%s model=%s: load failed on %s: %s", run.run_id, model, server, exc)
         for unit in _due(services, run, model):
@@ -142,21 +145,43 @@ def _run_model(services: Services, run: Run, server: str, model: str) -> ModelLo
         load.finished_at = utc_now()
         services.store.add_load(load)
         try:
-            unload_model(config, model, api_key)
+            unload()
         except ModelLoadFailed as exc:  # the next load evicts it anyway
             logger.warning("run=%s model=%s: unload failed: %s", run.run_id, model, exc)
     return load
 
 
-def _load(services: Services, config: ModelConfig, model: str, api_key: str | None) -> float:
+def _load(services: Services, server: str, config: ModelConfig, model: str,
+          api_key: str | None) -> tuple[float, Callable[[], None]]:
+    """Load `model` (three tries); its load time and how to unload it."""
     for attempt in range(1, LOAD_TRIES + 1):
         try:
-            return load_model(config, model, api_key)
+            if config.server_kind == "commands":
+                process, load_s = start_server(_local_command(server, model), config.root_url,
+                                               services.settings.loading_wait_s)
+                return load_s, process.stop
+            load_s = load_model(config, model, api_key)
+            return load_s, lambda: unload_model(config, model, api_key)
         except ModelLoadFailed:
             if attempt == LOAD_TRIES:
                 raise
             services.sleep(services.settings.infra_backoff_s * attempt)
     raise AssertionError("unreachable")
+
+
+def _local_command(server: str, model: str) -> list[str]:
+    """`model`'s start command from this host's own models file (never from the run)."""
+    path = os.environ.get(LOCAL_MODELS_FILE_ENV)
+    if not path:
+        raise ModelLoadFailed(f"servers.{server} is kind commands, and this worker has no "
+                              f"commands: start it with python -m worker --server {server} "
+                              "--config <this host's models file>")
+    try:
+        return server_commands(Path(path), server)[model]
+    except ConfigError as exc:
+        raise ModelLoadFailed(str(exc)) from None
+    except KeyError:
+        raise ModelLoadFailed(f"{path}: model {model} is not on servers.{server}") from None
 
 
 def _record_load_failure(services: Services, unit: Unit, error: str) -> None:

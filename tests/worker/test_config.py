@@ -1,8 +1,10 @@
+import json
 from pathlib import Path
 
 import pytest
+import yaml
 
-from worker.config import load_models, parse_models
+from worker.config import load_models, parse_models, server_commands
 from worker.errors import ConfigError
 
 
@@ -85,9 +87,12 @@ def test_models_on_a_server_take_its_endpoint_slots_and_kind() -> None:
     ({"servers": {"g": {"base_url": "http://g/v1"}},
       "models": {"a": {"server": "g"}, "b": {"server": "g"}}},
      "servers.g is kind single but serves a, b"),
-    ({"servers": {"g": {"kind": "commands", "base_url": "http://g/v1"}},
+    ({"servers": {"g": {"kind": "remote", "base_url": "http://g/v1"}},
       "models": {"a": {"server": "g"}}},
-     "servers.g.kind: Input should be 'single', 'router' or 'llama-swap'"),
+     "servers.g.kind: Input should be 'single', 'router', 'llama-swap' or 'commands'"),
+    ({"servers": {"g": {"kind": "router", "base_url": "http://g/v1", "commands": {"a": "x"}}},
+      "models": {"a": {"server": "g"}}},
+     "servers.g.commands: only for kind commands"),
     ({"servers": ["g"], "models": {"a": {"base_url": "http://g/v1"}}},
      "servers: expected a mapping"),
 ])
@@ -95,3 +100,31 @@ def test_bad_servers_are_named(data: dict, message: str) -> None:
     with pytest.raises(ConfigError) as caught:
         parse_models(data, "models.yaml")
     assert message in str(caught.value)
+
+
+COMMANDS_FILE = {
+    "servers": {"gpu": {"kind": "commands", "base_url": "http://127.0.0.1:8080/v1",
+                        "commands": {"a": "llama-server -m '/models/a b.gguf' --port 8080",
+                                     "b": ["llama-server", "-m", "/models/b.gguf"]}}},
+    "models": {"a": {"server": "gpu"}, "b": {"server": "gpu"}},
+}
+
+
+def test_start_commands_are_read_from_the_hosts_file_only(tmp_path: Path) -> None:
+    path = tmp_path / "models.yaml"
+    path.write_text(yaml.safe_dump(COMMANDS_FILE))
+    assert server_commands(path, "gpu") == {
+        "a": ["llama-server", "-m", "/models/a b.gguf", "--port", "8080"],
+        "b": ["llama-server", "-m", "/models/b.gguf"]}
+    models = load_models(path)
+    assert models["a"].shares_a_server and models["a"].server_kind == "commands"
+    # what a run stores of its models never holds a command
+    assert "llama-server" not in json.dumps([m.model_dump(mode="json") for m in models.values()])
+
+
+def test_a_model_without_its_start_command_is_named(tmp_path: Path) -> None:
+    data = {**COMMANDS_FILE, "models": {**COMMANDS_FILE["models"], "c": {"server": "gpu"}}}
+    path = tmp_path / "models.yaml"
+    path.write_text(yaml.safe_dump(data))
+    with pytest.raises(ConfigError, match=r"servers.gpu.commands: no command for c"):
+        server_commands(path, "gpu")
