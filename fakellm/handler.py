@@ -139,7 +139,7 @@ class FakeLlamaHandler(BaseHTTPRequestHandler):
 
     # --- Responder (see responder.py) -----------------------------------------------------
 
-    def send_json(self, status: int, body: dict[str, Any]) -> None:
+    def send_json(self, status: int, body: dict[str, Any] | list[Any]) -> None:
         """Send a complete JSON answer (compact, UTF-8, like llama-server)."""
         data = json_text(body).encode("utf-8")
         self._record.status = status

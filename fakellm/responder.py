@@ -15,7 +15,7 @@ from fakellm.requestlog import RequestRecord
 class Responder(Protocol):
     """The answer side of one HTTP request."""
 
-    def send_json(self, status: int, body: dict[str, Any]) -> None:
+    def send_json(self, status: int, body: dict[str, Any] | list[Any]) -> None:
         """Send a complete JSON answer."""
         ...
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 from typing import TYPE_CHECKING
+from urllib.parse import parse_qs, urlsplit
 
 from fakellm.chat import HANG_POLL_S, serve_chat
 from fakellm.generation import render_template, token_id, tokenize
@@ -31,6 +32,7 @@ from fakellm.protocol import (
 )
 from fakellm.requestlog import RequestRecord
 from fakellm.responder import Responder, send_error
+from fakellm.router import LOADED
 
 if TYPE_CHECKING:
     from fakellm.router import Router
@@ -127,6 +129,8 @@ def _route_router(app: FakeLlamaServer, router: Router, out: Responder, record: 
     elif method == "POST" and path == "/unload" and swap:
         router.unload_all()
         out.send_json(200, {"message": "OK"})
+    elif method == "GET" and path == "/slots" and not swap:
+        _router_slots(router, out, record)
     elif method == "POST" and path in ("/models/load", "/models/unload") and not swap:
         name = _model_field(raw)
         if name not in router.spec.models:
@@ -155,6 +159,18 @@ def _route_router(app: FakeLlamaServer, router: Router, out: Responder, record: 
             serve_chat(model, out, record, req)
     else:
         send_error(out, record, not_found_error())
+
+
+def _router_slots(router: Router, out: Responder, record: RequestRecord) -> None:
+    """`GET /slots?model=NAME`: the slots of a loaded model (its own server's answer)."""
+    name = parse_qs(urlsplit(record.path).query).get("model", [None])[0]
+    record.extra["model"] = name
+    if name not in router.spec.models or router.status(name) != LOADED:
+        send_error(out, record, unknown_model_error(name))
+        return
+    spec = router.spec.models[name]
+    out.send_json(200, [{"id": n, "id_task": -1, "n_ctx": spec.n_ctx, "is_processing": False}
+                        for n in range(spec.slots)])
 
 
 def _model_field(raw: bytes) -> str | None:

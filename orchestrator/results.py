@@ -152,7 +152,8 @@ def result_document(run: Run, attempts: AttemptMap, model: str, now: datetime,
     document["load_s"] = round(sum(load["load_s"] for load in document["loads"]), 3)
     builds = server_builds(run, attempts, model)
     document["server_builds"] = builds
-    document["warnings"] = build_warnings(model, builds) + context_warnings(attempts, model)
+    document["warnings"] = (build_warnings(model, builds) + context_warnings(attempts, model)
+                            + slot_warnings(model, loads))
     # The original's key order first; our additions after.
     order = ["model_id", "model_name", "port", "timestamp", "iterations", "total_duration_ms",
              "statistics", "scores", "levels", "incomplete_iterations"]
@@ -179,6 +180,18 @@ def build_warnings(model: str, builds: list[str]) -> list[str]:
         return []
     return [f"the server of {model} changed its build during the run ({' -> '.join(builds)}): "
             "its scores may not be comparable across the change (attempt files: server_build)"]
+
+
+def slot_warnings(model: str, loads: Sequence[ModelLoad]) -> list[str]:
+    """One line when a shared server reported another slot count for `model` than its
+    models.yaml `slots:` (which jqbench follows)."""
+    for load in loads:
+        if load.model == model and load.slots_reported not in (None, load.slots_configured):
+            return [f"{model}: servers.{load.server} has slots: {load.slots_configured}, but "
+                    f"the server reported {load.slots_reported} for this model: set slots: "
+                    f"to {load.slots_reported} (fewer: requests queue on the server and their "
+                    "times grow; more: the server idles)"]
+    return []
 
 
 def context_warnings(attempts: AttemptMap, model: str) -> list[str]:

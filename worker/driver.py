@@ -40,7 +40,7 @@ from worker.errors import ConfigError
 from worker.generate import generate_unit
 from worker.inflight import slot_limit
 from worker.lease import Lease, renewing
-from worker.model_loading import ModelLoadFailed, load_model, unload_model
+from worker.model_loading import ModelLoadFailed, load_model, server_slots, unload_model
 from worker.records import Attempt, AttemptStatus, InfraStage, ModelLoad, Run, utc_now
 from worker.server_process import start_server
 from worker.services import Services, run_unit
@@ -138,7 +138,11 @@ def _run_model(services: Services, run: Run, server: str, model: str) -> ModelLo
         return None
     logger.info("run=%s model=%s: loaded on %s in %.1f s", run.run_id, model, server, load_s)
     load = ModelLoad(run_id=run.run_id, server=server, model=model, started_at=started_at,
-                     load_s=load_s)
+                     load_s=load_s, slots_configured=config.slots,
+                     slots_reported=server_slots(config, model, api_key))
+    if load.slots_reported not in (None, config.slots):
+        logger.warning("run=%s model=%s: servers.%s has slots: %d, the server reports %s",
+                       run.run_id, model, server, config.slots, load.slots_reported)
     try:
         _run_units(services, run, model)
     finally:

@@ -6,6 +6,9 @@
   warm-up request loads it; its load time is that request's wall time (the one token's
   generation included: milliseconds beside a load). `POST /unload` stops what runs.
 - `single`: one model, always loaded: nothing to do.
+
+`server_slots` asks a router how many slots a loaded model has (`GET /slots?model=`), to
+check the `slots:` of models.yaml, which is authoritative for routers and llama-swap.
 """
 
 import time
@@ -48,6 +51,21 @@ def unload_model(config: ModelConfig, name: str, api_key: str | None) -> None:
                   config)
         elif config.server_kind == "llama-swap":
             _post(http, f"{config.root_url}/unload", {}, config)
+
+
+def server_slots(config: ModelConfig, name: str, api_key: str | None) -> int | None:
+    """The slot count a router reports for loaded `name`; None where it does not say
+    (llama-swap, /slots disabled, an error)."""
+    if config.server_kind != "router":
+        return None
+    with _client(api_key) as http:
+        try:
+            answer = http.get(f"{config.root_url}/slots",
+                              params={"model": config.model_id(name)}, timeout=30)
+            slots = answer.json() if answer.status_code == 200 else None
+        except (httpx2.HTTPError, ValueError):
+            return None
+    return len(slots) if isinstance(slots, list) else None
 
 
 def _client(api_key: str | None) -> httpx2.Client:

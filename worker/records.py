@@ -86,6 +86,10 @@ class ModelLoad(BaseModel):
     request was answered (llama-swap, which loads on a model's first request)."""
     finished_at: datetime | None = None
     """When the driver was done with the model (unloaded it, or moved on)."""
+    slots_configured: int | None = None
+    slots_reported: int | None = None
+    """The slots models.yaml gives its server, and those the server reported for the model
+    once loaded (router: `/slots`; None where it does not say)."""
 
 
 class ScoreReport(BaseModel):

@@ -82,3 +82,13 @@ def test_llama_swap_loads_on_first_request_lists_running_and_unloads_all() -> No
         assert post(server, "/models/load", {"model": "alpha"}).status_code == 404
         assert post(server, "/unload", {}).status_code == 200
         assert httpx2.get(server.url + "/running", timeout=5).json()["running"] == []
+
+
+def test_slots_of_a_loaded_model_and_none_of_one_not_loaded() -> None:
+    with router(models_max=1) as server:
+        slots = f"{server.url}/slots"
+        assert httpx2.get(slots, params={"model": "alpha"}, timeout=5).status_code == 400
+        assert chat(server, "alpha").status_code == 200
+        answer = httpx2.get(slots, params={"model": "alpha"}, timeout=5)
+        assert answer.status_code == 200 and [s["id"] for s in answer.json()] == [0]
+        assert httpx2.get(slots, params={"model": "beta"}, timeout=5).status_code == 400

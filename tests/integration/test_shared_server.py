@@ -67,6 +67,9 @@ def test_four_models_on_one_gpu_load_once_each_and_never_overlap(
         recorded = store.get_loads("gpu")
         assert [load.model for load in recorded] == list(MODELS)
         assert all(load.load_s >= LOAD_S * 0.9 and load.finished_at for load in recorded)
+        # a router's /slots confirms models.yaml's slots; llama-swap does not say
+        reported = 2 if flavour == "router" else None
+        assert [load.slots_reported for load in recorded] == [reported] * len(MODELS)
 
         chats = [r for r in server.requests if r.path.endswith("/chat/completions")
                  and r.started_at is not None and r.body.get("max_tokens") != 1]

@@ -418,3 +418,17 @@ def test_loads_on_a_shared_server_are_kept_apart_per_model(tmp_path: Path) -> No
                                  .replace("+00:00", "Z")}
     unshared = read_json(write_results(run, attempts, tmp_path / "plain", now=NOW).results["beta"])
     assert (unshared["loads"], unshared["load_s"]) == ([], 0)
+
+
+def test_a_slot_count_the_server_contradicts_is_a_warning(tmp_path: Path) -> None:
+    run, attempts = make_run(), small_run_attempts()
+    loads = [ModelLoad(run_id=RUN_ID, server="gpu", model="alpha", load_s=1.0, started_at=T0,
+                       slots_configured=2, slots_reported=4),
+             ModelLoad(run_id=RUN_ID, server="gpu", model="beta", load_s=1.0, started_at=T0,
+                       slots_configured=2, slots_reported=2)]
+    paths = write_results(run, attempts, tmp_path, now=NOW, loads=loads)
+    alpha, beta = (read_json(paths.results[m]) for m in ("alpha", "beta"))
+    assert alpha["warnings"] == ["alpha: servers.gpu has slots: 2, but the server reported 4 "
+                                 "for this model: set slots: to 4 (fewer: requests queue on the "
+                                 "server and their times grow; more: the server idles)"]
+    assert beta["warnings"] == []
