@@ -79,6 +79,7 @@ def drive(services: Services, run_id: str, server: str,
         if store.is_cancelled(run_id):
             store.clear_drive_send(run_id, server)
             return []
+        store.mark_drive_waiting(run_id, server, ttl_s)  # lapses soon if this process dies
         sleep(LOCK_POLL_S)
     try:
         with renewing(lambda: _renew(lock), ttl_s / 3, f"driver lock of {server}") as lost:

@@ -38,13 +38,12 @@ def reconcile(store: RecordStore, dispatcher: Dispatcher, grace_s: float,
             continue
         pending.append((run, due))
         queues.update(unit_queues(run.spec.models))
-        queues.update(gpu_queue(server) for server in _servers(run))
     if not pending:
         return []
     carried = store.carried_task_ids(sorted(queues))  # once for all runs
     resent: list[tuple[Unit, Stage]] = []
     for run, due in pending:
-        carried |= _driven(store, run, due, carried)
+        carried |= _driven(store, run, due)
         store.forget_orphans([unit.task_id(stage) for unit, stage in due
                               if unit.task_id(stage) in carried])
         for unit, stage in due:
@@ -65,14 +64,17 @@ def _servers(run: Run) -> set[str]:
     return {server for model in run.spec.models if (server := run.shared_server(model))}
 
 
-def _driven(store: RecordStore, run: Run, due: list[tuple[Unit, Stage]], carried: set[str]
-            ) -> set[str]:
+def _driven(store: RecordStore, run: Run, due: list[tuple[Unit, Stage]]) -> set[str]:
     """Task ids of due generates that a driver of their shared server carries (`worker.driver`:
-    their own task only asked for one): its drive task is queued or delivered, or a driver of
-    this run holds the server. A lost drive task is an orphan like any lost message: its
-    units are sent again, and they ask for a driver again."""
+    their own task only asked for one): its drive task waits in the server's queue, a driver
+    of this run waits for the server's lock (a mark it renews), or holds it (a lock it
+    renews). A drive task delivered to a worker that died carries nothing: Redis would
+    bring it back only after hours. Its units are then orphans like any lost message: they
+    are sent again and ask for a driver again."""
+    queued = store.queued_task_ids([gpu_queue(server) for server in _servers(run)])
     servers = {server for server in _servers(run)
-               if drive_task_id(run.run_id, server) in carried
+               if drive_task_id(run.run_id, server) in queued
+               or store.drive_waiting(run.run_id, server)
                or store.driver_of(server) == run.run_id}
     return {unit.task_id(stage) for unit, stage in due
             if stage is Stage.GENERATE and run.shared_server(unit.model) in servers}

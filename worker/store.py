@@ -47,6 +47,8 @@ run: a later run's driver waits for it. Its value is `driver_token(run_id)`."""
 DRIVE_SENT_KEY = "jqbench:drive-sent:{run_id}:{server}"
 """Present while a drive task for (run, server) is queued and not started: one is enough."""
 LOADS_KEY = "jqbench:loads:{run_id}"
+DRIVE_WAIT_KEY = "jqbench:drive-waiting:{run_id}:{server}"
+"""Set, with a short TTL renewed while it waits, by a driver waiting for its server's lock."""
 """The model loads of a run's drivers, in order (JSON `ModelLoad`s)."""
 BROKER_PRIORITY_SEPARATOR = "\x06\x16"
 """kombu's Redis transport keeps priority p>0 of queue q in the list `q` + this + `p`."""
@@ -333,6 +335,17 @@ class RecordStore:
         with self._guard("clear a drive mark"):
             self._redis.delete(DRIVE_SENT_KEY.format(run_id=run_id, server=server))
 
+    def mark_drive_waiting(self, run_id: str, server: str, ttl_s: float) -> None:
+        """A driver of (run, server) waits for the server's lock, for `ttl_s` more at least."""
+        with self._guard("mark a driver waiting"):
+            self._redis.set(DRIVE_WAIT_KEY.format(run_id=run_id, server=server), "1",
+                            px=_ms(ttl_s))
+
+    def drive_waiting(self, run_id: str, server: str) -> bool:
+        with self._guard("read a waiting driver"):
+            return bool(self._redis.exists(DRIVE_WAIT_KEY.format(run_id=run_id,
+                                                                 server=server)))
+
     def driver_of(self, server: str) -> str | None:
         """The run whose driver holds `server` now, if any."""
         with self._guard("read a server's driver"):
@@ -401,22 +414,30 @@ class RecordStore:
     def carried_task_ids(self, queues: list[str]) -> set[str]:
         """Task ids that something carries now: a message waiting in one of `queues`, a
         message delivered and not yet acknowledged, or a lease (live or not yet swept)."""
+        with self._guard("read the broker's queues"):
+            pipe = self._redis.pipeline(transaction=False)
+            pipe.hvals(BROKER_UNACKED_KEY)
+            pipe.zrange(LEASES_INDEX_KEY, 0, -1)
+            unacked, leased = pipe.execute()
+        carried = {_text(member) for member in leased} | self.queued_task_ids(queues)
+        for raw in unacked:
+            carried.add(_message_task_id(raw, delivered=True) or "")
+        carried.discard("")
+        return carried
+
+    def queued_task_ids(self, queues: list[str]) -> set[str]:
+        """Task ids of the messages waiting in `queues` (not delivered yet)."""
         lists = [queue if step == 0 else f"{queue}{BROKER_PRIORITY_SEPARATOR}{step}"
                  for queue in queues for step in BROKER_PRIORITY_STEPS]
         with self._guard("read the broker's queues"):
             pipe = self._redis.pipeline(transaction=False)
             for name in lists:
                 pipe.lrange(name, 0, -1)
-            pipe.hvals(BROKER_UNACKED_KEY)
-            pipe.zrange(LEASES_INDEX_KEY, 0, -1)
-            *queued, unacked, leased = pipe.execute()
-        carried = {_text(member) for member in leased}
-        for raw in [m for messages in queued for m in messages]:
-            carried.add(_message_task_id(raw, delivered=False) or "")
-        for raw in unacked:
-            carried.add(_message_task_id(raw, delivered=True) or "")
-        carried.discard("")
-        return carried
+            queued = pipe.execute()
+        ids = {_message_task_id(raw, delivered=False) or "" for messages in queued
+               for raw in messages}
+        ids.discard("")
+        return ids
 
     def claim_orphan(self, task_id: str, grace_s: float, now: float | None = None) -> bool:
         """True for exactly one caller, once `task_id` was reported orphaned (due, carried by

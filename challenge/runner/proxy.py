@@ -260,8 +260,10 @@ class Session:
         if not callable(fn):
             raise TypeError("not a job")
         args, kwargs = self.decode(body["args"]), self.decode(body["kwargs"])
-        self._await_turn(body.get("order"))
+        # The turn is taken after any wait for the batch in flight: jobs that arrived during
+        # it are released together when it is answered, and would begin in any order.
         handoff = self._handoff_if_inside(fn, args, kwargs)
+        self._await_turn(body.get("order"))
         if handoff is not None:
             handoff.done.wait()
             return handoff.answer

@@ -265,3 +265,47 @@ def test_a_job_of_an_asynchronous_queue_runs_in_another_thread(start: Start) -> 
     job_id = q.add_job(lambda: where.append(threading.get_ident()) or 7)
     assert wait_until(lambda: q.get_result(job_id) == 7)
     assert where and where[0] != threading.get_ident()
+
+
+THREAD_PER_JOB_QUEUE = '''
+import threading
+import uuid
+
+
+class JobQueue:
+    def __init__(self):
+        self.results = {}
+
+    def add_job(self, fn, *args, **kwargs):
+        job_id = str(uuid.uuid4())
+        threading.Thread(target=self._run, args=(job_id, fn, args), daemon=True).start()
+        return job_id
+
+    def get_result(self, job_id):
+        return self.results.get(job_id)
+
+    def _run(self, job_id, fn, args):
+        self.results[job_id] = fn(*args)
+'''
+
+
+def test_jobs_called_while_their_batch_is_answered_begin_in_the_order_called(
+        start: Start) -> None:
+    """A thread per job calls each job at once, during the batch of add_job calls: those
+    jobs wait for the batch's answer and must then begin in the order the queue called
+    them, as in one process (released together, they began in any order: legacy's FIFO
+    test failed a queue the original passes)."""
+    box = start(THREAD_PER_JOB_QUEUE)
+    q = box.JobQueue()
+    for _ in range(5):
+        executed: list[int] = []
+
+        def record(n: int, executed: list[int] = executed) -> int:
+            executed.append(n)
+            return n
+
+        for i in range(5):
+            q.add_job(record, i)
+        box.session.flush()  # what legacy's time.sleep does before the test looks
+        time.sleep(0.3)
+        assert executed == [0, 1, 2, 3, 4]

@@ -155,6 +155,26 @@ def test_units_of_a_shared_server_are_carried_by_its_drive_task_or_driver(
     assert reconcile(store, dispatcher, GRACE_S, now=t0 + 2 * GRACE_S + 2) == []
     assert reconcile(store, dispatcher, GRACE_S, now=t0 + 3 * GRACE_S + 3) == []
     lock.release()
+    # a later driver of the run waits for the lock (another run's driver holds it)
+    store.mark_drive_waiting("r1", "gpu", ttl_s=60)
+    assert reconcile(store, dispatcher, GRACE_S, now=t0 + 4 * GRACE_S + 4) == []
+    assert reconcile(store, dispatcher, GRACE_S, now=t0 + 5 * GRACE_S + 5) == []
+
+
+def test_a_drive_task_delivered_to_a_dead_worker_carries_nothing(store: RecordStore,
+                                                                  app: Celery) -> None:
+    shared_run(store)
+    dispatcher = CeleryDispatcher(app)
+    assert store.claim_drive_send("r1", "gpu", ttl_s=3600)
+    dispatcher.send_drive("r1", "gpu")
+    with app.connection_for_read() as connection:
+        queue = connection.SimpleQueue(gpu_queue("gpu"))
+        queue.get(timeout=5)  # delivered, never acknowledged: its worker died before the lock
+        t0 = time.time()
+        assert reconcile(store, dispatcher, GRACE_S, now=t0) == []
+        assert reconcile(store, dispatcher, GRACE_S, now=t0 + GRACE_S + 1) == [
+            (L1, Stage.GENERATE)]
+        queue.close()
 
 
 def test_a_lost_drive_task_is_an_orphan_and_its_units_ask_again(store: RecordStore,
