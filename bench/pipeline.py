@@ -1,0 +1,227 @@
+"""The whole pipeline against its limit: is scoring ever what the GPUs wait for?
+
+    .venv/bin/python bench/pipeline.py [--models 2] [--iterations 3] [--tokens-per-s 100]
+                                       [--score-workers N] [--out DIR]
+
+Starts its own Redis, M fake llama-servers with one slot each (answer time follows answer
+length at --tokens-per-s), one model worker per server, one scoring worker (N processes,
+default: the workers' default) and real Docker sandboxes; submits all five levels x N
+iterations and waits for the run. Reports:
+
+- wall time, from submit to the last score;
+- the ideal: the busiest server's generation time plus the median L3 scoring time, and
+  efficiency = ideal / wall;
+- each server's busy fraction (a request in flight) from its first request to its last
+  answer, and its longest idle gap;
+- the scoring queue: units generated and waiting for a sandbox, sampled every second;
+- the original's shape, estimated from this run's own unit times: one model, one level at a
+  time, scoring inline, i.e. the sum of every unit's generation and scoring time (the
+  original ran exactly that serially), and the speedup over it.
+
+Writes pipeline.json and pipeline.md to --out (default bench/results/); asserts nothing.
+"""
+
+import argparse
+import json
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from challenge.levels import Level
+from orchestrator.localstack import LocalStack
+from worker.dispatch import SCORE_QUEUE, llm_queue
+from worker.records import Attempt, AttemptStatus
+from worker.store import RecordStore
+
+IMAGE = "jqbench-sandbox:latest"
+
+
+def spans_of(log: Path) -> list[tuple[float, float]]:
+    """(start, end) of every answered chat request in a fake server's request log."""
+    spans = []
+    for line in log.read_text().splitlines():
+        record = json.loads(line)
+        if str(record.get("path", "")).endswith("/completions") and record.get("finished_at") \
+                and record.get("started_at"):
+            spans.append((float(record["started_at"]), float(record["finished_at"])))
+    return sorted(spans)
+
+
+def busy(spans: list[tuple[float, float]]) -> tuple[float, float, float]:
+    """(busy seconds, busy fraction, longest idle gap) from the first start to the last end."""
+    if not spans:
+        return 0.0, 0.0, 0.0
+    covered, reach, gap = 0.0, spans[0][0], 0.0
+    for start, end in spans:
+        if start > reach:
+            gap = max(gap, start - reach)
+        start = max(start, reach)
+        if end > start:
+            covered += end - start
+            reach = end
+    window = max(end for _, end in spans) - spans[0][0]
+    return covered, covered / window if window else 1.0, gap
+
+
+def _ts(value: datetime | None) -> float:
+    return value.timestamp() if value else 0.0
+
+
+def queue_lengths(attempts: list[Attempt], start: float, end: float) -> list[int]:
+    """Units waiting for scoring (generated, scoring not started), once a second."""
+    waits = [(_ts(a.gen_finished_at), _ts(a.score_started_at)) for a in attempts
+             if a.gen_finished_at and a.score_started_at]
+    samples, moment = [], start
+    while moment <= end:
+        samples.append(sum(begin <= moment < until for begin, until in waits))
+        moment += 1.0
+    return samples
+
+
+def run_bench(args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
+    models = [f"m{n}" for n in range(1, args.models + 1)]
+    with LocalStack(workdir=workdir / "stack") as stack:
+        redis_url = stack.start_redis()
+        servers = {name: stack.start_fake_server(name, "reference", slots=1,
+                                                 tokens_per_s=args.tokens_per_s)
+                   for name in models}
+        config = workdir / "models.yaml"
+        config.write_text(yaml.safe_dump({"models": {
+            name: {"base_url": f"{server.url}/v1", "slots": 1}
+            for name, server in servers.items()}}))
+        env = {"REDIS_URL": redis_url, "JQ_SANDBOX_IMAGE": IMAGE}
+        for name in models:
+            stack.start_worker(f"llm-{name}", [llm_queue(name)], 1, env)
+        scorers = args.score_workers or os.cpu_count() or 1
+        stack.start_worker("score", [SCORE_QUEUE], scorers, env)
+        time.sleep(3)  # workers up
+        started = time.time()
+        subprocess.run([sys.executable, "-m", "orchestrator", "submit", "--models", *models,
+                        "--config", str(config), "--iterations", str(args.iterations),
+                        "--run-id", "pipeline", "--wait"], env={**os.environ, **env},
+                       check=True, capture_output=True, text=True, timeout=3600)
+        store = RecordStore.from_url(redis_url)
+        run = store.get_run("pipeline")
+        assert run is not None
+        attempts = list(store.get_attempts(run).values())
+        logs = {name: stack.workdir / f"{name}.requests.jsonl" for name in models}
+        spans = {name: spans_of(log) for name, log in logs.items()}
+
+    ended = max(_ts(a.score_finished_at) for a in attempts)
+    wall = ended - started
+    per_server = {}
+    for name in models:
+        seconds, fraction, gap = busy(spans[name])
+        per_server[name] = {"generation_s": round(seconds, 1), "busy": round(fraction, 3),
+                            "longest_idle_gap_s": round(gap, 1)}
+    score_s = {a.level: [] for a in attempts}
+    gen_s: list[float] = []
+    for a in attempts:
+        if a.score_started_at and a.score_finished_at:
+            score_s[a.level].append(_ts(a.score_finished_at) - _ts(a.score_started_at))
+        if a.gen_started_at and a.gen_finished_at:
+            gen_s.append(_ts(a.gen_finished_at) - _ts(a.gen_started_at))
+    median_l3 = statistics.median(score_s[Level.L3]) if score_s.get(Level.L3) else 0.0
+    ideal = max(s["generation_s"] for s in per_server.values()) + median_l3
+    original = sum(gen_s) + sum(sum(v) for v in score_s.values())
+    queue = queue_lengths(attempts, started, ended)
+    return {
+        "machine": {"cores": os.cpu_count(), "memory_gb": _memory_gb(),
+                    "docker": _docker_version(), "python": platform.python_version()},
+        "settings": {"models": args.models, "iterations": args.iterations,
+                     "tokens_per_s": args.tokens_per_s, "score_workers": scorers},
+        "units": len(attempts),
+        "scored": sum(a.status is AttemptStatus.SCORED for a in attempts),
+        "wall_s": round(wall, 1),
+        "ideal_s": round(ideal, 1),
+        "efficiency": round(ideal / wall, 3) if wall else None,
+        "servers": per_server,
+        "scoring_s_median": {level.value: round(statistics.median(v), 1)
+                             for level, v in sorted(score_s.items()) if v},
+        "scoring_queue": {"max": max(queue, default=0),
+                          "mean": round(statistics.fmean(queue), 2) if queue else 0.0,
+                          "samples": queue},
+        "original_shape_estimate_s": round(original, 1),
+        "speedup_over_original": round(original / wall, 2) if wall else None,
+    }
+
+
+def _memory_gb() -> float | None:
+    try:
+        for line in Path("/proc/meminfo").read_text().splitlines():
+            if line.startswith("MemTotal:"):
+                return round(int(line.split()[1]) / 1024 / 1024, 1)
+    except OSError:
+        pass
+    return None
+
+
+def _docker_version() -> str | None:
+    try:
+        return subprocess.run(["docker", "version", "--format", "{{.Server.Version}}"],
+                              capture_output=True, text=True, timeout=30).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        return None
+
+
+def markdown(result: dict[str, Any]) -> str:
+    s, m = result["settings"], result["machine"]
+    lines = [
+        f"# Pipeline: {s['models']} fake models x 5 levels x {s['iterations']} iterations at "
+        f"{s['tokens_per_s']:g} tokens/s",
+        "",
+        f"{m['cores']} cores, {m['memory_gb']} GB, Docker {m['docker']}, Python {m['python']}; "
+        f"one slot per server, {s['score_workers']} scoring processes.",
+        "",
+        "| measure | value |",
+        "|---|---|",
+        f"| units scored | {result['scored']} of {result['units']} |",
+        f"| wall time (s) | {result['wall_s']} |",
+        f"| ideal (s): busiest server's generation + median L3 scoring | {result['ideal_s']} |",
+        f"| efficiency (ideal / wall) | {result['efficiency']} |",
+        f"| scoring queue, max / mean units waiting | {result['scoring_queue']['max']} / "
+        f"{result['scoring_queue']['mean']} |",
+        f"| original's shape, estimated (s) | {result['original_shape_estimate_s']} |",
+        f"| speedup over it | {result['speedup_over_original']} |",
+        "",
+        "| server | generation (s) | busy | longest idle gap (s) |",
+        "|---|---|---|---|",
+    ]
+    lines += [f"| {name} | {v['generation_s']} | {v['busy']} | {v['longest_idle_gap_s']} |"
+              for name, v in result["servers"].items()]
+    lines += ["", "Median scoring time per level (s): " + ", ".join(
+        f"{level} {secs}" for level, secs in result["scoring_s_median"].items()), "",
+        "The original's shape is estimated from this run's own unit times (the sum of every "
+        "unit's generation and scoring, which the original ran one after the other), not "
+        "measured by a second run.", ""]
+    return "\n".join(lines)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--models", type=int, default=2)
+    parser.add_argument("--iterations", type=int, default=3)
+    parser.add_argument("--tokens-per-s", type=float, default=100.0)
+    parser.add_argument("--score-workers", type=int, default=0)
+    parser.add_argument("--out", type=Path, default=Path(__file__).parent / "results")
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory(prefix="jq-pipeline-bench-") as tmp:
+        result = run_bench(args, Path(tmp))
+    args.out.mkdir(parents=True, exist_ok=True)
+    (args.out / "pipeline.json").write_text(json.dumps(result, indent=2) + "\n")
+    (args.out / "pipeline.md").write_text(markdown(result))
+    print(markdown(result))
+
+
+if __name__ == "__main__":
+    main()
