@@ -1,5 +1,7 @@
 """Starting a real llama-server on a free loopback port and reading what it logged."""
 
+import contextlib
+import os
 import re
 import signal
 import subprocess
@@ -94,13 +96,21 @@ def _wait_ready(server: RunningServer, headers: dict[str, str] | None) -> None:
 
 
 def _stop(process: "subprocess.Popen[bytes]") -> None:
+    """SIGTERM to the server's process group (a router's model instances too), SIGKILL
+    after 15 s."""
     if process.poll() is None:
-        process.send_signal(signal.SIGTERM)
+        _signal_group(process, signal.SIGTERM)
         try:
             process.wait(15)
         except subprocess.TimeoutExpired:
-            process.kill()
+            _signal_group(process, signal.SIGKILL)
             process.wait(5)
+    _signal_group(process, signal.SIGKILL)  # any instance left behind
+
+
+def _signal_group(process: "subprocess.Popen[bytes]", signum: int) -> None:
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(process.pid, signum)
 
 
 def _tail(text: str, lines: int = 40) -> str:
