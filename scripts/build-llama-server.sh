@@ -9,8 +9,8 @@
 #   JQ_LLAMA_SERVER="$(scripts/build-llama-server.sh)"
 # Uncached it downloads the sdist with pip (the only network step), configures with cmake
 # (Release, CPU only, no curl/OpenSSL, no web UI download) and builds only the llama-server
-# target with -j2: about 4 minutes on 2 cores (225 s measured, the download included). As root on Debian it installs cmake, g++ and
-# make when they are missing.
+# target with -j2: about 4 minutes on 2 cores (225 s measured, the download included).
+# As root on Debian it installs cmake, g++ and make when they are missing.
 #
 # The pin lives here and not in constraints.txt: no Python install uses llama-cpp-python
 # (scripts/lock.sh would drop it), and the tests read it from this file
