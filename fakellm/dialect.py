@@ -29,11 +29,14 @@ class Dialect:
     context_error_type: str = "invalid_request_error"
     """The refusal's error type; newer builds say `exceed_context_size_error` and add
     `n_prompt_tokens` and `n_ctx` to the error."""
+    models_need_key: bool = False
+    """With `--api-key`, `/models` and `/v1/models` need the key too (newer builds; b4748
+    leaves them open, like `/health`)."""
 
 
 B4748 = Dialect(name="b4748", build_info="b4748-fake", leaves_refused_body_unread=True)
 LATE_2025 = Dialect(name="late-2025", build_info="late-2025-fake", context_shift=False,
-                    context_error_type="exceed_context_size_error")
+                    context_error_type="exceed_context_size_error", models_need_key=True)
 
 #: The dialects by name (`--dialect`).
 DIALECTS: dict[str, Dialect] = {dialect.name: dialect for dialect in (B4748, LATE_2025)}

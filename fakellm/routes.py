@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 from urllib.parse import parse_qs, urlsplit
 
 from fakellm.chat import HANG_POLL_S, serve_chat
+from fakellm.dialect import Dialect
 from fakellm.generation import render_template, token_id, tokenize
 from fakellm.payloads import (
     health_body,
@@ -43,6 +44,11 @@ HEALTH_PATHS = frozenset({"/health", "/v1/health"})
 MODELS_PATHS = frozenset({"/models", "/v1/models"})
 #: What b4748 answers without an API key when started with `--api-key`.
 PUBLIC_PATHS = HEALTH_PATHS | MODELS_PATHS
+"""Paths b4748 answers without the API key; newer builds keep only /health open."""
+
+
+def _public_paths(dialect: Dialect) -> frozenset[str]:
+    return HEALTH_PATHS if dialect.models_need_key else PUBLIC_PATHS
 
 
 def route(
@@ -63,7 +69,7 @@ def route(
     if model.loading:  # b4748: every endpoint, not only /health
         record.extra["refused_unread"] = model.dialect.leaves_refused_body_unread
         send_error(out, record, loading_error())
-    elif (app.api_key is not None and path not in PUBLIC_PATHS
+    elif (app.api_key is not None and path not in _public_paths(model.dialect)
           and authorization != f"Bearer {app.api_key}"):
         record.extra["refused_unread"] = model.dialect.leaves_refused_body_unread
         send_error(out, record, invalid_api_key_error())

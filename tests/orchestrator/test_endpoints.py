@@ -122,11 +122,16 @@ def test_our_name_is_fine_for_one_model_but_not_among_several() -> None:
         check_endpoint("m", CONFIG, transport=transport([], v1_models=several))
 
 
-def test_against_the_fake_server_with_an_api_key() -> None:
-    """Real HTTP: the fake guards paths as b4748 does."""
+@pytest.mark.parametrize("dialect", ["b4748", "late-2025"])
+def test_against_the_fake_server_with_an_api_key(dialect: str) -> None:
+    """Real HTTP: the fake guards paths as each build does (b4748 leaves /models open, the
+    late-2025 build only /health)."""
     from fakellm import FakeLlamaServer, canned_answers
 
-    with FakeLlamaServer(canned_answers("reference"), api_key="sesame") as server:
+    with FakeLlamaServer(canned_answers("reference"), api_key="sesame",
+                         dialect=dialect) as server:
+        models = httpx2.get(f"{server.url}/v1/models", timeout=5).status_code
+        assert models == (200 if dialect == "b4748" else 401)
         config = ModelConfig(base_url=server.base_url, api_key_env="FAKE_KEY")
         with pytest.raises(EndpointUnavailable, match="wants an API key"):
             check_endpoint("m", ModelConfig(base_url=server.base_url))
