@@ -70,9 +70,14 @@ def finished_run(tmp_path_factory: pytest.TempPathFactory, redis_server_url: str
             "model-b": {"base_url": f"{b.url}/v1", "model": "b-real-id", "max_tokens": 4096,
                         "extra": {"top_p": 0.95}},
         }}))
+        # Its sandboxes weigh twice the session's scoring pool's (1024 against 512): this run
+        # checks the pipeline and runs beside the pool's six sandboxes, whose overload is
+        # the determinism test's subject; at equal weights, twelve sandboxes on 2 cores, the
+        # reference L3 once missed legacy's 0.1 s wait in CI.
         env = {"REDIS_URL": redis_url, "JQ_SANDBOX_IMAGE": sandbox_image,
                "JQ_INFRA_BACKOFF_S": "0.2", "JQ_TEST_TIMEOUT_S": "30",
-               "JQ_SANDBOX_WALL_CLOCK_S": "120", "JQ_SANDBOX_SLOTS": str(SCORING_SLOTS)}
+               "JQ_SANDBOX_WALL_CLOCK_S": "120", "JQ_SANDBOX_SLOTS": str(SCORING_SLOTS),
+               "JQ_SANDBOX_CPU_SHARES": "1024"}
         llm = stack.start_worker("llm", [llm_queue("model-a"), llm_queue("model-b")], 2, env)
         scorer = stack.start_worker("score", [SCORE_QUEUE], SCORING_SLOTS, env)
         output = workdir / "results"
