@@ -1,7 +1,7 @@
 """The whole pipeline against its limit: is scoring ever what the GPUs wait for?
 
     .venv/bin/python bench/pipeline.py [--models 2] [--iterations 3] [--tokens-per-s 100]
-                                       [--score-workers N] [--out DIR]
+                                       [--score-workers N] [--scaling] [--out DIR]
 
 Starts its own Redis, M fake llama-servers with one slot each (answer time follows answer
 length at --tokens-per-s), one model worker per server, one scoring worker (N processes,
@@ -18,7 +18,10 @@ iterations and waits for the run. Reports:
   time, scoring inline, i.e. the sum of every unit's generation and scoring time (the
   original ran exactly that serially), and the speedup over it.
 
-Writes pipeline.json and pipeline.md to --out (default bench/results/); asserts nothing.
+With --scaling, the same for 1, 2, 4 and 8 models (8 with one iteration), one after the
+other, into pipeline_scaling.json and pipeline_scaling.md: where the scoring host stops
+keeping up with the GPUs. Otherwise writes pipeline.json and pipeline.md. Output goes to
+--out (default bench/results/); asserts nothing.
 """
 
 import argparse
@@ -206,6 +209,39 @@ def markdown(result: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
+SCALING = ((1, 3), (2, 3), (4, 3), (8, 1))
+"""(models, iterations) of --scaling."""
+
+
+def scaling_markdown(results: list[dict[str, Any]]) -> str:
+    first = results[0]
+    m = first["machine"]
+    lines = [
+        f"# Scaling: models at {first['settings']['tokens_per_s']:g} tokens/s against one "
+        "scoring host",
+        "",
+        f"{m['cores']} cores, {m['memory_gb']} GB, Docker {m['docker']}; one slot per "
+        f"server, {first['settings']['score_workers']} scoring processes (the default: one "
+        "per core).",
+        "",
+        "| models | iterations | units | wall (s) | ideal (s) | efficiency | scoring queue "
+        "max / mean | busy (lowest server) | speedup over the original's shape |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
+    for r in results:
+        lowest = min(v["busy"] for v in r["servers"].values())
+        lines.append(
+            f"| {r['settings']['models']} | {r['settings']['iterations']} | {r['units']} | "
+            f"{r['wall_s']} | {r['ideal_s']} | {r['efficiency']} | "
+            f"{r['scoring_queue']['max']} / {r['scoring_queue']['mean']} | {lowest} | "
+            f"{r['speedup_over_original']} |")
+    lines += ["", "Ideal: the busiest server's generation plus the median L3 scoring time. A "
+              "server stays busy while the scoring queue grows: generation never waits for "
+              "scoring, results arrive later than the GPUs finish. Efficiency below 0.85 is "
+              "where this scoring host stops keeping up.", ""]
+    return "\n".join(lines)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -213,11 +249,25 @@ def main() -> None:
     parser.add_argument("--iterations", type=int, default=3)
     parser.add_argument("--tokens-per-s", type=float, default=100.0)
     parser.add_argument("--score-workers", type=int, default=0)
+    parser.add_argument("--scaling", action="store_true")
     parser.add_argument("--out", type=Path, default=Path(__file__).parent / "results")
     args = parser.parse_args()
+    args.out.mkdir(parents=True, exist_ok=True)
+    if args.scaling:
+        results = []
+        for models, iterations in SCALING:
+            step = argparse.Namespace(**{**vars(args), "models": models,
+                                         "iterations": iterations})
+            with tempfile.TemporaryDirectory(prefix="jq-pipeline-bench-") as tmp:
+                results.append(run_bench(step, Path(tmp)))
+            print(f"{models} models: wall {results[-1]['wall_s']} s, "
+                  f"efficiency {results[-1]['efficiency']}", flush=True)
+        (args.out / "pipeline_scaling.json").write_text(json.dumps(results, indent=2) + "\n")
+        (args.out / "pipeline_scaling.md").write_text(scaling_markdown(results))
+        print(scaling_markdown(results))
+        return
     with tempfile.TemporaryDirectory(prefix="jq-pipeline-bench-") as tmp:
         result = run_bench(args, Path(tmp))
-    args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "pipeline.json").write_text(json.dumps(result, indent=2) + "\n")
     (args.out / "pipeline.md").write_text(markdown(result))
     print(markdown(result))
