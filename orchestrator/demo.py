@@ -6,6 +6,7 @@ Redis (started when REDIS_URL is not set), real Celery workers and Docker scorin
 """
 
 import os
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -17,6 +18,9 @@ from orchestrator.localstack import LocalStack
 from worker.dispatch import SCORE_QUEUE, llm_queue
 from worker.sandbox import sandbox_image_facts
 from worker.settings import Settings
+
+WORKERS_WAIT_S = 60.0
+"""How long the demo waits for its workers to answer before it submits."""
 
 DEMO_MODELS = {"demo-reference": "reference", "demo-flawed": "flawed"}
 """Model name -> the fake server's canned answer flavour."""
@@ -55,6 +59,23 @@ def demo_stack(settings: Settings, notify: Callable[[str], None]) -> Iterator[De
                            restart_on_failure=True)
         stack.start_worker("score", [SCORE_QUEUE], os.cpu_count() or 1, env,
                            restart_on_failure=True)
+        demo_settings = settings.model_copy(update={"redis_url": redis_url})
+        _wait_for_workers(demo_settings, [*map(llm_queue, models), SCORE_QUEUE], notify)
         notify(f"workers started (logs in {stack.workdir})")
-        yield DemoStack(settings=settings.model_copy(update={"redis_url": redis_url}),
-                        models_file=config, models=list(models), workdir=stack.workdir)
+        yield DemoStack(settings=demo_settings, models_file=config, models=list(models),
+                        workdir=stack.workdir)
+
+
+def _wait_for_workers(settings: Settings, queues: list[str], notify: Callable[[str], None],
+                      timeout_s: float = WORKERS_WAIT_S) -> None:
+    """Until a worker listens on every queue, so that the run starts at once (and submit
+    does not warn about workers that are still starting)."""
+    from orchestrator.workers import worker_census
+
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        census = worker_census(settings)
+        if not census.error and not census.missing(queues):
+            return
+    notify(f"warning: the workers did not answer within {timeout_s:g} s; the run waits in "
+           "its queues until they do")
