@@ -38,6 +38,7 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+from spans import coverage
 
 from challenge.levels import Level
 from orchestrator.localstack import LocalStack
@@ -63,16 +64,9 @@ def busy(spans: list[tuple[float, float]]) -> tuple[float, float, float]:
     """(busy seconds, busy fraction, longest idle gap) from the first start to the last end."""
     if not spans:
         return 0.0, 0.0, 0.0
-    covered, reach, gap = 0.0, spans[0][0], 0.0
-    for start, end in spans:
-        if start > reach:
-            gap = max(gap, start - reach)
-        start = max(start, reach)
-        if end > start:
-            covered += end - start
-            reach = end
-    window = max(end for _, end in spans) - spans[0][0]
-    return covered, covered / window if window else 1.0, gap
+    first, last = spans[0][0], max(end for _, end in spans)
+    covered, gap = coverage(spans, first, last)
+    return covered, covered / (last - first) if last > first else 1.0, gap
 
 
 def _ts(value: datetime | None) -> float:

@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+from spans import coverage
 
 from fakellm import FakeLlamaServer, LatencyModel, ModelSpec, RouterSpec, canned_answers
 from fakellm.requestlog import RequestRecord
@@ -35,15 +36,7 @@ from worker.store import RecordStore
 
 def busy_fraction(spans: list[tuple[float, float]], start: float, end: float) -> float:
     """The share of [start, end] during which at least one of `spans` was under way."""
-    if end <= start:
-        return 1.0
-    covered, reach = 0.0, start
-    for begin, finish in sorted(spans):
-        begin, finish = max(begin, reach), min(finish, end)
-        if finish > begin:
-            covered += finish - begin
-            reach = finish
-    return covered / (end - start)
+    return coverage(spans, start, end)[0] / (end - start) if end > start else 1.0
 
 
 def chats(server: FakeLlamaServer) -> list[RequestRecord]:

@@ -23,6 +23,8 @@ JOBS="${JQ_BUILD_JOBS:-2}"
 
 say() { echo "build-llama-server: $*" >&2; }
 die() { echo "build-llama-server: error: $*" >&2; exit 1; }
+# shellcheck source=scripts/apt-install-missing.sh
+. "$(cd "$(dirname "$0")" && pwd)/apt-install-missing.sh"
 
 cache="${XDG_CACHE_HOME:-$HOME/.cache}/jqbench/llama-server-$LLAMA_CPP_PYTHON_VERSION"
 binary="$cache/llama-server"
@@ -44,16 +46,7 @@ need_pkgs=()
 command -v cmake >/dev/null || need_pkgs+=(cmake)
 command -v g++ >/dev/null || need_pkgs+=(g++)
 command -v make >/dev/null || command -v ninja >/dev/null || need_pkgs+=(make)
-if [ ${#need_pkgs[@]} -gt 0 ]; then
-    if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
-        say "installing ${need_pkgs[*]}"
-        export DEBIAN_FRONTEND=noninteractive
-        apt-get update -qq >/dev/null
-        apt-get install -y -qq "${need_pkgs[@]}" >/dev/null
-    else
-        die "missing ${need_pkgs[*]}: install them (Debian: sudo apt-get install -y ${need_pkgs[*]}) and run again"
-    fi
-fi
+install_missing "${need_pkgs[@]}"
 
 here="$(cd "$(dirname "$0")/.." && pwd)"
 python="$here/.venv/bin/python"

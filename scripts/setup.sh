@@ -12,6 +12,8 @@ here="$(cd "$(dirname "$0")/.." && pwd)"
 cd "$here"
 say() { echo "setup: $*" >&2; }
 die() { echo "setup: error: $*" >&2; exit 1; }
+# shellcheck source=scripts/apt-install-missing.sh
+. "$(cd "$(dirname "$0")" && pwd)/apt-install-missing.sh"
 
 python3 -c 'import sys; sys.exit(sys.version_info < (3, 11))' 2>/dev/null \
     || die "Python 3.11 or newer is needed as python3 (found: $(python3 --version 2>&1))"
@@ -20,16 +22,7 @@ need_pkgs=()
 command -v redis-server >/dev/null || need_pkgs+=(redis-server)
 command -v dockerd >/dev/null || docker info >/dev/null 2>&1 || need_pkgs+=(docker.io)
 command -v debootstrap >/dev/null || need_pkgs+=(debootstrap)
-if [ ${#need_pkgs[@]} -gt 0 ]; then
-    if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
-        say "installing ${need_pkgs[*]}"
-        export DEBIAN_FRONTEND=noninteractive
-        apt-get update -qq >/dev/null
-        apt-get install -y -qq "${need_pkgs[@]}" >/dev/null
-    else
-        die "missing ${need_pkgs[*]}: install them (Debian: sudo apt-get install -y ${need_pkgs[*]}) and run again"
-    fi
-fi
+install_missing "${need_pkgs[@]}"
 
 if ! docker info >/dev/null 2>&1; then
     if [ "$(id -u)" = 0 ] && command -v dockerd >/dev/null; then

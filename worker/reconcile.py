@@ -71,8 +71,11 @@ def _driven(store: RecordStore, run: Run, due: list[tuple[Unit, Stage]]) -> set[
     renews). A drive task delivered to a worker that died carries nothing: Redis would
     bring it back only after hours. Its units are then orphans like any lost message: they
     are sent again and ask for a driver again."""
-    queued = store.queued_task_ids([gpu_queue(server) for server in _servers(run)])
-    servers = {server for server in _servers(run)
+    shared = _servers(run)
+    if not shared:  # most runs: no Redis read at all
+        return set()
+    queued = store.queued_task_ids([gpu_queue(server) for server in shared])
+    servers = {server for server in shared
                if drive_task_id(run.run_id, server) in queued
                or store.drive_waiting(run.run_id, server)
                or store.driver_of(server) == run.run_id}

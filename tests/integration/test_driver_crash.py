@@ -5,9 +5,6 @@ kill cut. Short leases and sweeps (JQ_LEASE_S=6, JQ_SWEEP_S=2) keep it quick."""
 
 import os
 import signal
-import subprocess
-import sys
-import time
 from itertools import pairwise
 from pathlib import Path
 
@@ -16,8 +13,7 @@ import yaml
 
 from fakellm import FakeLlamaServer, LatencyModel, ModelSpec, RouterSpec, canned_answers
 from orchestrator.localstack import LocalStack
-from worker.records import AttemptStatus
-from worker.store import RecordStore
+from tests.submitting import generated, stored_run, submit, wait_until_generated
 
 pytestmark = [pytest.mark.slow, pytest.mark.redis, pytest.mark.chaos, pytest.mark.timeout(300)]
 
@@ -41,36 +37,20 @@ def test_a_killed_server_worker_is_taken_over_and_the_run_stays_model_by_model(
             "models": {name: {"server": "gpu"} for name in MODELS}}))
         env = {"REDIS_URL": redis_url, **QUICK}
         first = stack.start_server_worker("gpu-first", "gpu", config, env)
-        submitted = subprocess.run(
-            [sys.executable, "-m", "orchestrator", "submit", "--models", *MODELS,
-             "--config", str(config), "--iterations", "2", "--run-id", "crash"],
-            env={**os.environ, **env}, capture_output=True, text=True, timeout=120)
-        assert submitted.returncode == 0, submitted.stderr
-        store = RecordStore.from_url(redis_url)
-        run = store.get_run("crash")
-        assert run is not None
+        submit("--models", *MODELS, "--config", str(config), "--iterations", "2",
+               "--run-id", "crash", env=env)
+        store, run = stored_run(redis_url, "crash")
         units = run.units()
-
-        def generated() -> int:
-            return sum(a.status is AttemptStatus.GENERATED
-                       for a in store.get_attempts(run).values())
-
-        deadline = time.monotonic() + 60
-        while generated() < 3:  # m1 is under way, its driver mid-model
-            assert time.monotonic() < deadline, first.log_tail(60)
-            time.sleep(0.1)
+        # m1 is under way, its driver mid-model
+        wait_until_generated(store, run, 60, count=3, logs=lambda: first.log_tail(60))
         os.killpg(first.process.pid, signal.SIGKILL)
         first.process.wait(10)
         # the calls the kill cut: asked by the dead worker, their answers never recorded
         # (in flight, or answered while the worker died before its record was written)
-        cut = sum(r.path.endswith("/chat/completions") for r in server.requests) - generated()
+        cut = (sum(r.path.endswith("/chat/completions") for r in server.requests)
+               - generated(store, run))
         second = stack.start_server_worker("gpu-second", "gpu", config, env)
-
-        deadline = time.monotonic() + 150
-        while generated() < len(units):
-            assert time.monotonic() < deadline, f"{generated()} of {len(units)}\n" \
-                                                f"{second.log_tail(60)}"
-            time.sleep(0.5)
+        wait_until_generated(store, run, 150, logs=lambda: second.log_tail(60))
 
     chats = [r for r in server.requests if r.path.endswith("/chat/completions")
              and r.started_at is not None]

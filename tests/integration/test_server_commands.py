@@ -4,8 +4,6 @@ server before it starts the next one. Nothing runs at submit; no command is stor
 run."""
 
 import json
-import os
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -15,8 +13,7 @@ import pytest
 import yaml
 
 from orchestrator.localstack import LocalStack, free_port
-from worker.records import AttemptStatus
-from worker.store import RecordStore
+from tests.submitting import stored_run, submit, wait_until_generated
 
 pytestmark = [pytest.mark.slow, pytest.mark.redis, pytest.mark.timeout(300)]
 
@@ -45,25 +42,13 @@ def test_each_models_server_is_started_from_the_hosts_commands_then_stopped(
     env = {"REDIS_URL": redis_url}
     with LocalStack(workdir=tmp_path / "stack") as stack:
         worker = stack.start_server_worker("gpu-worker", "gpu", config, env)
-        submitted = subprocess.run(
-            [sys.executable, "-m", "orchestrator", "submit", "--models", *MODELS, "--levels",
-             "L1", "L2", "L4", "--config", str(config), "--run-id", "cmd"],
-            env={**os.environ, **env}, capture_output=True, text=True, timeout=120)
-        assert submitted.returncode == 0, submitted.stderr
+        submitted = submit("--models", *MODELS, "--levels", "L1", "L2", "L4", "--config",
+                           str(config), "--run-id", "cmd", env=env)
         assert "started on demand" in submitted.stdout + submitted.stderr
 
-        store = RecordStore.from_url(redis_url)
-        run = store.get_run("cmd")
-        assert run is not None
+        store, run = stored_run(redis_url, "cmd")
         assert "fakellm" not in run.model_dump_json()  # commands never reach Redis
-        deadline = time.monotonic() + 200
-        while True:
-            attempts = store.get_attempts(run)
-            if len(attempts) == len(run.units()) and all(
-                    a.status is AttemptStatus.GENERATED for a in attempts.values()):
-                break
-            assert time.monotonic() < deadline, worker.log_tail(60)
-            time.sleep(0.2)
+        wait_until_generated(store, run, 200, logs=lambda: worker.log_tail(60))
         deadline = time.monotonic() + 30
         while len(store.get_loads("cmd")) < len(MODELS):
             assert time.monotonic() < deadline, worker.log_tail(60)

@@ -2,10 +2,6 @@
 fake llama-server with two slots, never have more than two requests at the server at once
 (llama-server would queue the rest silently, inside the calls' durations and timeouts)."""
 
-import os
-import subprocess
-import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -13,10 +9,9 @@ import yaml
 
 from fakellm import FakeLlamaServer, LatencyModel, canned_answers
 from orchestrator.localstack import LocalStack
+from tests.submitting import stored_run, submit, wait_until_generated
 from worker.dispatch import llm_queue
 from worker.inflight import server_key
-from worker.records import AttemptStatus
-from worker.store import RecordStore
 
 pytestmark = [pytest.mark.slow, pytest.mark.redis, pytest.mark.timeout(300)]
 
@@ -36,28 +31,16 @@ def test_two_workers_of_four_never_exceed_the_servers_two_slots(
         env = {"REDIS_URL": redis_url}
         for name in ("llm-a", "llm-b"):
             stack.start_worker(name, [llm_queue("m")], 4, env)
-        submitted = subprocess.run(
-            [sys.executable, "-m", "orchestrator", "submit", "--models", "m", "--config",
-             str(config), "--iterations", str(ITERATIONS), "--run-id", "slots"],
-            env={**os.environ, **env}, capture_output=True, text=True, timeout=120)
-        assert submitted.returncode == 0, submitted.stderr
-
-        store = RecordStore.from_url(redis_url)
-        run = store.get_run("slots")
-        assert run is not None
+        submit("--models", "m", "--config", str(config), "--iterations", str(ITERATIONS),
+               "--run-id", "slots", env=env)
+        store, run = stored_run(redis_url, "slots")
         units = run.units()
-        deadline = time.monotonic() + 180
-        while True:  # generated is enough: no scoring worker listens
-            attempts = store.get_attempts(run)
-            if len(attempts) == len(units) and all(
-                    a.status is AttemptStatus.GENERATED for a in attempts.values()):
-                break
-            assert time.monotonic() < deadline, f"{len(attempts)} of {len(units)} generated"
-            time.sleep(0.2)
+        wait_until_generated(store, run, 180)  # generated is enough: no scoring worker listens
 
         chats = [r for r in server.requests if r.path.endswith("/chat/completions")]
         assert len(chats) == len(units) == 5 * ITERATIONS
         assert server.model.slots.peak == 2  # the cap held, and the work did overlap
+        attempts = store.get_attempts(run)
         assert sum(a.slot_wait_s for a in attempts.values()) > 0  # waited at our gate
         assert server_key(run, "m") == server.url
         assert store.server_slots_held(server.url) == 0  # every slot given back

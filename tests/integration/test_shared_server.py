@@ -3,10 +3,6 @@ worker for that server (`python -m worker --server gpu`), a full run's generate 
 Model-affine means each model is loaded once (4 loads, not one per request) and no request
 of a model starts before the previous model's last request ended."""
 
-import os
-import subprocess
-import sys
-import time
 from itertools import pairwise
 from pathlib import Path
 
@@ -15,8 +11,7 @@ import yaml
 
 from fakellm import FakeLlamaServer, LatencyModel, ModelSpec, RouterSpec, canned_answers
 from orchestrator.localstack import LocalStack
-from worker.records import AttemptStatus
-from worker.store import RecordStore
+from tests.submitting import stored_run, submit, wait_until_generated
 
 pytestmark = [pytest.mark.slow, pytest.mark.redis, pytest.mark.timeout(300)]
 
@@ -43,24 +38,11 @@ def test_four_models_on_one_gpu_load_once_each_and_never_overlap(
             "models": {name: {"server": "gpu"} for name in MODELS}}))
         env = {"REDIS_URL": redis_url}
         stack.start_server_worker("gpu-worker", "gpu", config, env)
-        submitted = subprocess.run(
-            [sys.executable, "-m", "orchestrator", "submit", "--models", *MODELS,
-             "--config", str(config), "--iterations", str(ITERATIONS), "--run-id", "gpu"],
-            env={**os.environ, **env}, capture_output=True, text=True, timeout=120)
-        assert submitted.returncode == 0, submitted.stderr
-
-        store = RecordStore.from_url(redis_url)
-        run = store.get_run("gpu")
-        assert run is not None
+        submit("--models", *MODELS, "--config", str(config), "--iterations", str(ITERATIONS),
+               "--run-id", "gpu", env=env)
+        store, run = stored_run(redis_url, "gpu")
         units = run.units()
-        deadline = time.monotonic() + 200
-        while True:  # generated is enough: no scoring worker listens
-            attempts = store.get_attempts(run)
-            if len(attempts) == len(units) and all(
-                    a.status is AttemptStatus.GENERATED for a in attempts.values()):
-                break
-            assert time.monotonic() < deadline, f"{len(attempts)} of {len(units)} generated"
-            time.sleep(0.2)
+        wait_until_generated(store, run, 200)  # generated is enough: no scoring worker listens
 
         assert server.router is not None
         assert [load.model for load in server.router.loads] == list(MODELS)

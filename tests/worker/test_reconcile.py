@@ -138,14 +138,20 @@ def shared_run(store: RecordStore) -> Run:
     return run
 
 
+def ask_for_a_driver(store: RecordStore, app: Celery) -> CeleryDispatcher:
+    """What the generate task of a shared server's unit does (`driver.request_drive`)."""
+    dispatcher = CeleryDispatcher(app)
+    assert store.claim_drive_send("r1", "gpu", ttl_s=3600)
+    dispatcher.send_drive("r1", "gpu")
+    return dispatcher
+
+
 def test_units_of_a_shared_server_are_carried_by_its_drive_task_or_driver(
         store: RecordStore, app: Celery) -> None:
     shared_run(store)
-    dispatcher = CeleryDispatcher(app)
     t0 = time.time()
     # the generate task only asked for a driver: its drive task carries the unit
-    assert store.claim_drive_send("r1", "gpu", ttl_s=3600)
-    dispatcher.send_drive("r1", "gpu")
+    dispatcher = ask_for_a_driver(store, app)
     assert reconcile(store, dispatcher, GRACE_S, now=t0) == []
     assert reconcile(store, dispatcher, GRACE_S, now=t0 + GRACE_S + 1) == []
     # the driver took the server's lock and its message was acknowledged
@@ -164,9 +170,7 @@ def test_units_of_a_shared_server_are_carried_by_its_drive_task_or_driver(
 def test_a_drive_task_delivered_to_a_dead_worker_carries_nothing(store: RecordStore,
                                                                   app: Celery) -> None:
     shared_run(store)
-    dispatcher = CeleryDispatcher(app)
-    assert store.claim_drive_send("r1", "gpu", ttl_s=3600)
-    dispatcher.send_drive("r1", "gpu")
+    dispatcher = ask_for_a_driver(store, app)
     with app.connection_for_read() as connection:
         queue = connection.SimpleQueue(gpu_queue("gpu"))
         queue.get(timeout=5)  # delivered, never acknowledged: its worker died before the lock
@@ -180,9 +184,7 @@ def test_a_drive_task_delivered_to_a_dead_worker_carries_nothing(store: RecordSt
 def test_a_lost_drive_task_is_an_orphan_and_its_units_ask_again(store: RecordStore,
                                                                  app: Celery) -> None:
     shared_run(store)
-    dispatcher = CeleryDispatcher(app)
-    assert store.claim_drive_send("r1", "gpu", ttl_s=3600)
-    dispatcher.send_drive("r1", "gpu")
+    dispatcher = ask_for_a_driver(store, app)
     store._redis.delete(gpu_queue("gpu"))  # lost with Redis's queues; the mark stayed
     t0 = time.time()
     assert reconcile(store, dispatcher, GRACE_S, now=t0) == []
