@@ -14,20 +14,22 @@ iterations and waits for the run. Reports:
 - each server's busy fraction (a request in flight) from its first request to its last
   answer, and its longest idle gap;
 - the scoring queue: units generated and waiting for a sandbox, sampled every second;
-- the original's shape, estimated from this run's own unit times: one model, one level at a
-  time, scoring inline, i.e. the sum of every unit's generation and scoring time (the
-  original ran exactly that serially), and the speedup over it.
+- the original's shape, measured in the same run against the same servers: one model, one
+  level at a time, each answer scored inline before the next prompt, in one process (both
+  profiles, one sandbox at a time), and the speedup over it;
+- the reference answers' legacy outcomes: every scoring of the run, and how many missed a
+  legacy test (the determinism goal under pipeline load: none).
 
 With --scaling, the same for 1, 2, 4 and 8 models (8 with one iteration), one after the
 other, into pipeline_scaling.json and pipeline_scaling.md: where the scoring host stops
-keeping up with the GPUs. Otherwise writes pipeline.json and pipeline.md. Output goes to
---out (default bench/results/); asserts nothing.
+keeping up with the GPUs (there the original's shape is only estimated, as the sum of the
+run's unit times). Otherwise writes pipeline.json and pipeline.md. Output goes to --out
+(default bench/results/); asserts nothing.
 """
 
 import argparse
 import json
 import os
-import platform
 import statistics
 import subprocess
 import sys
@@ -37,13 +39,20 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+import httpx
+import machine
 import yaml
 from spans import coverage
 
-from challenge.levels import Level
+from challenge.levels import LEVELS, Level
+from challenge.prompts import build_prompt
 from orchestrator.localstack import LocalStack
+from worker._docker import DockerSandbox
 from worker.dispatch import SCORE_QUEUE, llm_queue
 from worker.records import Attempt, AttemptStatus
+from worker.sandbox import SandboxLimits
+from worker.scorer import score_answer
+from worker.settings import Settings
 from worker.store import RecordStore
 
 IMAGE = "jqbench-sandbox:latest"
@@ -84,6 +93,45 @@ def queue_lengths(attempts: list[Attempt], start: float, end: float) -> list[int
     return samples
 
 
+def original_shape(urls: list[str], iterations: int) -> dict[str, Any]:
+    """The original's way: each model in turn, each iteration's levels in turn, each answer
+    scored inline (one sandbox) before the next prompt, all in this one process."""
+    sandbox = DockerSandbox(IMAGE, worker_id="bench-original")
+    generation = scoring = 0.0
+    started = time.monotonic()
+    with httpx.Client(timeout=600) as client:
+        for url in urls:
+            for _ in range(iterations):
+                for level in LEVELS:
+                    began = time.monotonic()
+                    reply = client.post(f"{url}/v1/chat/completions", json={
+                        "messages": [{"role": "user", "content": build_prompt(level, None)}],
+                        "max_tokens": 8192, "temperature": 0.1})
+                    reply.raise_for_status()
+                    answer = reply.json()["choices"][0]["message"]["content"]
+                    answered = time.monotonic()
+                    score_answer(answer, level, sandbox, SandboxLimits())
+                    generation += answered - began
+                    scoring += time.monotonic() - answered
+    return {"wall_s": round(time.monotonic() - started, 1),
+            "generation_s": round(generation, 1), "scoring_s": round(scoring, 1)}
+
+
+def legacy_misses(store: RecordStore, run_id: str, attempts: list[Attempt]) -> dict[str, Any]:
+    """How the reference answers fared under legacy rules in this run."""
+    scorings = misses = 0
+    missed: list[str] = []
+    for attempt in attempts:
+        score = attempt.level_scores.get("legacy") if attempt.level_scores else None
+        if score is None:
+            continue
+        scorings += 1
+        if score.tests_passed < score.tests_total:
+            misses += 1
+            missed.append(f"{attempt.model} iter{attempt.iteration} {attempt.level.value}")
+    return {"scorings": scorings, "with_a_legacy_miss": misses, "which": missed}
+
+
 def run_bench(args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
     models = [f"m{n}" for n in range(1, args.models + 1)]
     with LocalStack(workdir=workdir / "stack") as stack:
@@ -98,7 +146,7 @@ def run_bench(args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
         env = {"REDIS_URL": redis_url, "JQ_SANDBOX_IMAGE": IMAGE}
         for name in models:
             stack.start_worker(f"llm-{name}", [llm_queue(name)], 1, env)
-        scorers = args.score_workers or os.cpu_count() or 1
+        scorers = args.score_workers or Settings().effective_sandbox_slots
         stack.start_worker("score", [SCORE_QUEUE], scorers, env)
         time.sleep(3)  # workers up
         started = time.time()
@@ -112,6 +160,9 @@ def run_bench(args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
         attempts = list(store.get_attempts(run).values())
         logs = {name: stack.workdir / f"{name}.requests.jsonl" for name in models}
         spans = {name: spans_of(log) for name, log in logs.items()}
+        misses = legacy_misses(store, "pipeline", attempts)
+        original = (original_shape([s.url for s in servers.values()], args.iterations)
+                    if args.original else None)
 
     ended = max(_ts(a.score_finished_at) for a in attempts)
     wall = ended - started
@@ -129,13 +180,14 @@ def run_bench(args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
             gen_s.append(_ts(a.gen_finished_at) - _ts(a.gen_started_at))
     median_l3 = statistics.median(score_s[Level.L3]) if score_s.get(Level.L3) else 0.0
     ideal = max(s["generation_s"] for s in per_server.values()) + median_l3
-    original = sum(gen_s) + sum(sum(v) for v in score_s.values())
+    estimate = sum(gen_s) + sum(sum(v) for v in score_s.values())
+    original_s = original["wall_s"] if original else estimate
     queue = queue_lengths(attempts, started, ended)
     return {
-        "machine": {"cores": os.cpu_count(), "memory_gb": _memory_gb(),
-                    "docker": _docker_version(), "python": platform.python_version()},
+        "machine": machine.describe(),
         "settings": {"models": args.models, "iterations": args.iterations,
-                     "tokens_per_s": args.tokens_per_s, "score_workers": scorers},
+                     "tokens_per_s": args.tokens_per_s, "score_workers": scorers,
+                     "sandbox_slots": Settings().effective_sandbox_slots},
         "units": len(attempts),
         "scored": sum(a.status is AttemptStatus.SCORED for a in attempts),
         "wall_s": round(wall, 1),
@@ -147,27 +199,12 @@ def run_bench(args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
         "scoring_queue": {"max": max(queue, default=0),
                           "mean": round(statistics.fmean(queue), 2) if queue else 0.0,
                           "samples": queue},
-        "original_shape_estimate_s": round(original, 1),
-        "speedup_over_original": round(original / wall, 2) if wall else None,
+        "original_shape": original,
+        "original_shape_estimate_s": round(estimate, 1),
+        "original_shape_measured": original is not None,
+        "speedup_over_original": round(original_s / wall, 2) if wall else None,
+        "reference_legacy": misses,
     }
-
-
-def _memory_gb() -> float | None:
-    try:
-        for line in Path("/proc/meminfo").read_text().splitlines():
-            if line.startswith("MemTotal:"):
-                return round(int(line.split()[1]) / 1024 / 1024, 1)
-    except OSError:
-        pass
-    return None
-
-
-def _docker_version() -> str | None:
-    try:
-        return subprocess.run(["docker", "version", "--format", "{{.Server.Version}}"],
-                              capture_output=True, text=True, timeout=30).stdout.strip()
-    except (OSError, subprocess.SubprocessError):
-        return None
 
 
 def markdown(result: dict[str, Any]) -> str:
@@ -176,8 +213,8 @@ def markdown(result: dict[str, Any]) -> str:
         f"# Pipeline: {s['models']} fake models x 5 levels x {s['iterations']} iterations at "
         f"{s['tokens_per_s']:g} tokens/s",
         "",
-        f"{m['cores']} cores, {m['memory_gb']} GB, Docker {m['docker']}, Python {m['python']}; "
-        f"one slot per server, {s['score_workers']} scoring processes.",
+        f"{machine.line(m)}; one slot per server, {s['score_workers']} scoring processes, "
+        f"{s['sandbox_slots']} sandboxes at once (the default cap).",
         "",
         "| measure | value |",
         "|---|---|",
@@ -187,8 +224,11 @@ def markdown(result: dict[str, Any]) -> str:
         f"| efficiency (ideal / wall) | {result['efficiency']} |",
         f"| scoring queue, max / mean units waiting | {result['scoring_queue']['max']} / "
         f"{result['scoring_queue']['mean']} |",
-        f"| original's shape, estimated (s) | {result['original_shape_estimate_s']} |",
+        *original_rows(result),
         f"| speedup over it | {result['speedup_over_original']} |",
+        f"| reference answers' scorings with a legacy miss | "
+        f"{result['reference_legacy']['with_a_legacy_miss']} of "
+        f"{result['reference_legacy']['scorings']} |",
         "",
         "| server | generation (s) | busy | longest idle gap (s) |",
         "|---|---|---|---|",
@@ -196,11 +236,19 @@ def markdown(result: dict[str, Any]) -> str:
     lines += [f"| {name} | {v['generation_s']} | {v['busy']} | {v['longest_idle_gap_s']} |"
               for name, v in result["servers"].items()]
     lines += ["", "Median scoring time per level (s): " + ", ".join(
-        f"{level} {secs}" for level, secs in result["scoring_s_median"].items()), "",
-        "The original's shape is estimated from this run's own unit times (the sum of every "
-        "unit's generation and scoring, which the original ran one after the other), not "
-        "measured by a second run.", ""]
+        f"{level} {secs}" for level, secs in result["scoring_s_median"].items()), ""]
     return "\n".join(lines)
+
+
+def original_rows(result: dict[str, Any]) -> list[str]:
+    original = result.get("original_shape")
+    if not original:
+        return [f"| original's shape, estimated: the sum of the unit times (s) | "
+                f"{result['original_shape_estimate_s']} |"]
+    return [f"| original's shape, measured in this run (s): one model, one level at a time, "
+            f"scored inline | {original['wall_s']} |",
+            f"| of which generation / scoring (s) | {original['generation_s']} / "
+            f"{original['scoring_s']} |"]
 
 
 SCALING = ((1, 3), (2, 3), (4, 3), (8, 1))
@@ -214,13 +262,14 @@ def scaling_markdown(results: list[dict[str, Any]]) -> str:
         f"# Scaling: models at {first['settings']['tokens_per_s']:g} tokens/s against one "
         "scoring host",
         "",
-        f"{m['cores']} cores, {m['memory_gb']} GB, Docker {m['docker']}; one slot per "
-        f"server, {first['settings']['score_workers']} scoring processes (the default: one "
-        "per core).",
+        f"{machine.line(m)}; one slot per server, {first['settings']['score_workers']} "
+        f"scoring processes and {first['settings']['sandbox_slots']} sandboxes at once (the "
+        "default cap: 3 per core).",
         "",
         "| models | iterations | units | wall (s) | ideal (s) | efficiency | scoring queue "
-        "max / mean | busy (lowest server) | speedup over the original's shape |",
-        "|---|---|---|---|---|---|---|---|---|",
+        "max / mean | busy (lowest server) | speedup over the original's shape (estimated) "
+        "| reference scorings with a legacy miss |",
+        "|---|---|---|---|---|---|---|---|---|---|",
     ]
     for r in results:
         lowest = min(v["busy"] for v in r["servers"].values())
@@ -228,11 +277,13 @@ def scaling_markdown(results: list[dict[str, Any]]) -> str:
             f"| {r['settings']['models']} | {r['settings']['iterations']} | {r['units']} | "
             f"{r['wall_s']} | {r['ideal_s']} | {r['efficiency']} | "
             f"{r['scoring_queue']['max']} / {r['scoring_queue']['mean']} | {lowest} | "
-            f"{r['speedup_over_original']} |")
+            f"{r['speedup_over_original']} | {r['reference_legacy']['with_a_legacy_miss']} "
+            f"of {r['reference_legacy']['scorings']} |")
     lines += ["", "Ideal: the busiest server's generation plus the median L3 scoring time. A "
               "server stays busy while the scoring queue grows: generation never waits for "
               "scoring, results arrive later than the GPUs finish. Efficiency below 0.85 is "
-              "where this scoring host stops keeping up.", ""]
+              "where this scoring host stops keeping up. The original's shape is estimated "
+              "here as the sum of the run's unit times (pipeline.md measures it).", ""]
     return "\n".join(lines)
 
 
@@ -244,6 +295,8 @@ def main() -> None:
     parser.add_argument("--tokens-per-s", type=float, default=100.0)
     parser.add_argument("--score-workers", type=int, default=0)
     parser.add_argument("--scaling", action="store_true")
+    parser.add_argument("--no-original", dest="original", action="store_false",
+                        help="skip measuring the original's shape (as --scaling does)")
     parser.add_argument("--out", type=Path, default=Path(__file__).parent / "results")
     args = parser.parse_args()
     args.out.mkdir(parents=True, exist_ok=True)
@@ -251,7 +304,7 @@ def main() -> None:
         results = []
         for models, iterations in SCALING:
             step = argparse.Namespace(**{**vars(args), "models": models,
-                                         "iterations": iterations})
+                                         "iterations": iterations, "original": False})
             with tempfile.TemporaryDirectory(prefix="jq-pipeline-bench-") as tmp:
                 results.append(run_bench(step, Path(tmp)))
             print(f"{models} models: wall {results[-1]['wall_s']} s, "

@@ -48,6 +48,8 @@ EXTRACTORS: dict[Profile, Extractor] = {
 
 #: Per profile: niceness of its test processes (see PlannedTest.cpu_nice).
 CPU_NICE: dict[Profile, int] = {Profile.LEGACY: 0, Profile.STRICT: 10}
+#: Profiles whose tests wait fixed times (see PlannedTest.settle_sleeps).
+SETTLED_SLEEPS = frozenset({Profile.LEGACY})
 
 
 def is_safe_l5_name(name: str) -> bool:
@@ -107,6 +109,7 @@ def build_bundle(
             PlannedTest(
                 profile=profile, id=case.id, cwd=root, file=case.file, function=case.function,
                 candidate=candidate_spec(level, root), cpu_nice=CPU_NICE[profile],
+                settle_sleeps=profile in SETTLED_SLEEPS,
             )
             for case in cases
         )

@@ -59,6 +59,9 @@ class PlannedTest(BaseModel):
     cpu_nice: int = 0
     """Niceness of the test's process. Legacy tests wait fixed times, so they are the ones a
     busy CPU can fail; strict tests wait with deadlines, so they yield the CPU to them."""
+    settle_sleeps: bool = False
+    """The test's own fixed sleeps are settled (challenge/runner/settle.py): past their
+    length while the queue still has work ready to run, so a busy CPU cannot shorten them."""
 
 
 class SandboxPlan(BaseModel):

@@ -12,12 +12,16 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from challenge.answers import canned_answer
+from challenge.answers import FLAVOURS, canned_answer
 from challenge.levels import Level
 from fakellm.prompts import detect_level
 
 #: The answer given to a prompt that is not one of the five levels.
 UNKNOWN_ANSWER = "I cannot help with that."
+#: The flavour of empty answers (no code under either profile: every unit ends no_code and
+#: no sandbox runs), for measuring the harness alone (bench/harness_cost.py).
+EMPTY = "empty"
+ANSWER_FLAVOURS = (*FLAVOURS, EMPTY)
 
 _LEVEL_NAMES = frozenset(level.value for level in Level)
 
@@ -63,9 +67,10 @@ class LevelAnswers:
 
 def canned_answers(flavour: str, reasoning: str | None = None) -> LevelAnswers:
     """`LevelAnswers` from the challenge's canned answers of one flavour (see
-    `challenge.answers.FLAVOURS`); ValueError for an unknown flavour."""
+    `challenge.answers.FLAVOURS`), or EMPTY; ValueError for an unknown flavour."""
     return LevelAnswers(
-        {level: canned_answer(level, flavour) for level in Level}, reasoning=reasoning
+        {level: "" if flavour == EMPTY else canned_answer(level, flavour)
+         for level in Level}, reasoning=reasoning
     )
 
 

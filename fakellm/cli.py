@@ -19,8 +19,7 @@ import threading
 from pathlib import Path
 from types import FrameType
 
-from challenge.answers import FLAVOURS
-from fakellm.answers import AnswerSource, VaryingAnswers, canned_answers
+from fakellm.answers import ANSWER_FLAVOURS, AnswerSource, VaryingAnswers, canned_answers
 from fakellm.dialect import DIALECTS
 from fakellm.latency import LatencyModel
 from fakellm.server import FakeLlamaServer
@@ -58,9 +57,10 @@ def build_parser() -> argparse.ArgumentParser:
     model.add_argument("--alias", default="fake-model", help="model id in /v1/models")
     model.add_argument(
         "--answers",
-        choices=FLAVOURS,
+        choices=ANSWER_FLAVOURS,
         default="reference",
-        help="canned answers from challenge.answers (default: %(default)s)",
+        help="canned answers from challenge.answers, or empty ones (default: "
+             "%(default)s)",
     )
     model.add_argument("--reasoning", help="thinking text returned with every level answer")
     model.add_argument(

@@ -57,7 +57,7 @@ def demo_stack(settings: Settings, notify: Callable[[str], None]) -> Iterator[De
         env = {"REDIS_URL": redis_url, "JQ_SANDBOX_IMAGE": settings.sandbox_image}
         stack.start_worker("llm", [llm_queue(m) for m in models], len(models), env,
                            restart_on_failure=True)
-        stack.start_worker("score", [SCORE_QUEUE], os.cpu_count() or 1, env,
+        stack.start_worker("score", [SCORE_QUEUE], settings.effective_sandbox_slots, env,
                            restart_on_failure=True)
         demo_settings = settings.model_copy(update={"redis_url": redis_url})
         _wait_for_workers(demo_settings, [*map(llm_queue, models), SCORE_QUEUE], notify)

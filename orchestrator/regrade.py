@@ -4,7 +4,6 @@ Uses the same scoring function as the score workers (`worker.scorer.score_answer
 each attempt's earlier scores, with their scoring version, in `previous_scores`.
 """
 
-import os
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -64,7 +63,8 @@ def regrade_run(
     parallel: int | None = None,
     on_done: Callable[[Attempt], None] | None = None,
 ) -> list[Change]:
-    """Rescore every regradable attempt, at most `parallel` sandboxes at once (default: cores)."""
+    """Rescore every regradable attempt, at most `parallel` sandboxes at once (default: the
+    host's sandbox cap)."""
     attempts = [a for a in store.get_attempts(run).values() if regradable(a)]
 
     def one(attempt: Attempt) -> list[Change]:
@@ -74,7 +74,7 @@ def regrade_run(
             on_done(attempt)
         return changes
 
-    with ThreadPoolExecutor(max_workers=parallel or os.cpu_count() or 1) as pool:
+    with ThreadPoolExecutor(max_workers=parallel or settings.effective_sandbox_slots) as pool:
         results = list(pool.map(one, attempts))
     changes = [change for group in results for change in group]
     return sorted(changes, key=lambda c: (c.model, c.iteration, c.level.value, c.profile))

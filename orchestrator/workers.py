@@ -55,7 +55,7 @@ def worker_census(settings: Settings, timeout_s: float = QUICK_TIMEOUT_S) -> Wor
 
 def run_queues(models: Mapping[str, ModelConfig]) -> dict[str, int | None]:
     """The queues a run's work goes through, each with the concurrency its workers should
-    have: a model's slots, or None for scoring (one process per core). A model on a shared
+    have: a model's slots, or None for scoring (the host's sandbox cap). A model on a shared
     GPU server also needs its server's driver queue `gpu.<server>` (concurrency: its slots)."""
     queues: dict[str, int | None] = {llm_queue(name): config.slots
                                      for name, config in models.items()}
@@ -66,13 +66,15 @@ def run_queues(models: Mapping[str, ModelConfig]) -> dict[str, int | None]:
 
 
 def worker_command(queue: str, concurrency: int | None = None) -> str:
-    """The README's command to start a worker on `queue` (scoring: one process per core; a
-    shared GPU server: its server worker, which consumes its models' queues too)."""
+    """The README's command to start a worker on `queue` (scoring: as many processes as the
+    host's sandbox cap; a shared GPU server: its server worker, which consumes its models'
+    queues too)."""
     if queue.startswith(GPU_QUEUE_PREFIX):
         server = queue.removeprefix(GPU_QUEUE_PREFIX)
         return f"python -m worker --server {server} --config models.yaml"
-    count = '"$(nproc)"' if concurrency is None else str(concurrency)
-    return f"celery -A worker.app worker -Q {queue} -c {count}"
+    if queue == SCORE_QUEUE and concurrency is None:
+        return "python -m worker --score"
+    return f"celery -A worker.app worker -Q {queue} -c {concurrency or 1}"
 
 
 def missing_workers_warning(census: WorkerCensus, queues: Mapping[str, int | None]

@@ -15,10 +15,12 @@ from typing import TYPE_CHECKING, NamedTuple
 import pytest
 import redis
 
+from worker.sandbox import SandboxLimits
+from worker.slots import default_sandbox_slots, host_memory_mb
+
 if TYPE_CHECKING:
     from challenge.levels import Level
     from worker._docker import DockerSandbox
-    from worker.sandbox import SandboxLimits
     from worker.scorer import ScoreReport
 
 IN_CI = os.environ.get("CI") == "true"
@@ -105,8 +107,10 @@ def docker_sandbox(sandbox_image: str) -> Iterator["DockerSandbox"]:
 
 # --- One scoring pool: every score_answer run of the session's Docker scoring tests ----------
 
-#: Sandboxes scoring at once: more than the host has cores, on purpose (docs/scoring.md §10).
-SCORING_CONCURRENCY = 2 * (os.cpu_count() or 1) + 2
+#: Sandboxes scoring at once: the product's default cap (JQ_SANDBOX_SLOTS unset: 3 per core),
+#: more than the host has cores, so determinism is checked where workers run by default.
+SCORING_CONCURRENCY = default_sandbox_slots(os.cpu_count() or 1, host_memory_mb(),
+                                            SandboxLimits().memory_mb)
 
 
 def _uses(item: pytest.Item, fixture: str) -> bool:

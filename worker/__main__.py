@@ -1,7 +1,8 @@
 """`python -m worker`: start a Celery worker for one model server or for scoring.
 
     python -m worker --model NAME [--slots N]    # consumes llm.NAME with N slots
-    python -m worker --score [--concurrency N]   # consumes score, default one per core
+    python -m worker --score [--concurrency N]   # consumes score; default: the host's
+                                                 # sandbox cap (JQ_SANDBOX_SLOTS)
     python -m worker --server NAME [--config FILE]
         # a shared GPU server of models.yaml (kind router or llama-swap): consumes gpu.NAME
         # (its drivers) and llm.<model> of each model on it; one per server
@@ -36,7 +37,9 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     if args.score:
         queues = [SCORE_QUEUE]
-        concurrency = args.concurrency or os.cpu_count() or 1
+        from worker.settings import Settings
+
+        concurrency = args.concurrency or Settings().effective_sandbox_slots
     elif args.server:
         try:
             queues = server_queues(args.server, args.config)

@@ -14,6 +14,7 @@ Docker's own failures (daemon down, image missing, API errors) raise SandboxUnav
 """
 
 import contextlib
+import dataclasses
 import logging
 import os
 import shlex
@@ -156,6 +157,7 @@ class DockerSandbox:
         self.image = image
         self._client = client
         self.worker_id = worker_id or f"{socket.gethostname()}:{os.getpid()}"
+        self._daemon_id: str | None = None
 
     # --- plumbing --------------------------------------------------------------------------
 
@@ -231,17 +233,23 @@ class DockerSandbox:
     ) -> ExecResult:
         """Run `command` over `files` in a fresh container; see `worker.sandbox.Sandbox.run`."""
         archive = build_archive(files, modes={KEY_FILE: 0o400})
+        phases: dict[str, float] = {}
         with self._docker("create the sandbox container") as client:
+            began = time.monotonic()
             container = client.containers.create(
                 self.image, **self._create_kwargs(command, limits, self.labels_for(labels))
             )
+            phases["create"] = time.monotonic() - began
             try:
-                return self._run_container(client, container, archive, limits)
+                result = self._run_container(client, container, archive, limits, phases)
             finally:
+                began = time.monotonic()
                 self._remove(container)
+                phases["remove"] = time.monotonic() - began
+        return dataclasses.replace(result, phases_s={k: round(v, 3) for k, v in phases.items()})
 
     def _run_container(self, client: docker.DockerClient, container: Any, archive: bytes,
-                       limits: SandboxLimits) -> ExecResult:
+                       limits: SandboxLimits, phases: dict[str, float]) -> ExecResult:
         deadline = time.monotonic() + limits.wall_clock_s + HOST_MARGIN_S
         try:
             attached = client.api.attach_socket(
@@ -258,7 +266,9 @@ class DockerSandbox:
                 container.start()
             except _DOCKER_ERRORS as exc:
                 raise _infra("start the sandbox container", exc) from exc
+            phases["start"] = time.monotonic() - started
             self._send(sock, archive, deadline)
+            phases["send"] = time.monotonic() - started - phases["start"]
             reader.join(max(0.0, deadline - time.monotonic()))
             host_killed = reader.is_alive()
             if host_killed:
@@ -266,7 +276,10 @@ class DockerSandbox:
                 reader.join(10)
             exit_code = self._wait(container, deadline)
             duration = time.monotonic() - started
+            phases["run"] = duration - phases["start"]
+            began = time.monotonic()
             state = self._state(container)
+            phases["inspect"] = time.monotonic() - began
         finally:
             with contextlib.suppress(OSError):
                 sock.close()
@@ -332,6 +345,14 @@ class DockerSandbox:
             logger.warning("could not remove sandbox container %s: %s", container.short_id, exc)
 
     # --- facts and housekeeping ------------------------------------------------------------
+
+    def daemon_id(self) -> str:
+        """The Docker daemon's id (kept across its restarts): names the host the sandboxes
+        run on, whichever container or machine starts them."""
+        if self._daemon_id is None:
+            with self._docker("ask the Docker daemon for its id") as client:
+                self._daemon_id = str(client.info()["ID"])
+        return self._daemon_id
 
     def image_facts(self) -> ImageFacts:
         """The image's id (for a run's fingerprint); SandboxUnavailable if it is missing."""

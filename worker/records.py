@@ -113,6 +113,11 @@ class ScoreReport(BaseModel):
     python: str | None = None
     pytest: str | None = None
     duration_s: float = 0.0
+    sandbox_phases_s: dict[str, float] = Field(default_factory=dict)
+    """Host side of the sandbox run, in seconds (see `ExecResult.phases_s`)."""
+    runner_timing: dict[str, float] = Field(default_factory=dict)
+    """The runner's side, from its signed report: setup_s (start to the first test), tests_s
+    (first test to the last result), cpu_s (the container's CPU time until the report)."""
 
 
 class AttemptStatus(StrEnum):

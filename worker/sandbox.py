@@ -14,7 +14,7 @@ What counts as what (docs/architecture.md, Outcomes):
 """
 
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Protocol
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -24,6 +24,7 @@ from worker.errors import ServiceUnavailable
 
 if TYPE_CHECKING:
     from worker.settings import Settings
+    from worker.store import RecordStore
 
 LABEL_RUN = "org.jqbench.run_id"
 """Label of every sandbox container: the run it scores for."""
@@ -72,6 +73,9 @@ class ExecResult:
     duration_s: float
     oom_killed: bool = False
     """The container hit its memory limit and the kernel killed a process in it."""
+    phases_s: Mapping[str, float] = field(default_factory=dict)
+    """Seconds per step of the run where the sandbox measures them (Docker: create, start,
+    send the files, run from started to exited (the sending included), inspect, remove)."""
 
 
 @dataclass(frozen=True)
@@ -146,12 +150,18 @@ def docker_sandbox(settings: "Settings", worker_id: str | None = None) -> Sandbo
     return DockerSandbox(settings.sandbox_image, worker_id=worker_id)
 
 
-def scoring_sandbox(settings: "Settings", worker_id: str | None = None) -> Sandbox:
-    """The sandbox every scoring path uses: Docker, capped by the host's sandbox slots."""
-    from worker.slots import SlotLimitedSandbox
+def scoring_sandbox(settings: "Settings", worker_id: str | None = None,
+                    store: "RecordStore | None" = None) -> Sandbox:
+    """The sandbox every scoring path uses: Docker, capped by its host's sandbox slots (one
+    cap per Docker daemon through `store`'s Redis, or per slots directory without it)."""
+    from worker._docker import DockerSandbox
+    from worker.slots import SlotLimitedSandbox, daemon_slots, file_slots
 
-    return SlotLimitedSandbox(docker_sandbox(settings, worker_id),
-                              settings.effective_sandbox_slots, settings.sandbox_slots_dir)
+    docker = DockerSandbox(settings.sandbox_image, worker_id=worker_id)  # its daemon_id
+    slots = settings.effective_sandbox_slots
+    hold = (file_slots(slots, settings.sandbox_slots_dir) if store is None
+            else daemon_slots(store, docker.daemon_id, slots, settings.lease_s))
+    return SlotLimitedSandbox(docker, hold)
 
 
 def sandbox_image_facts(settings: "Settings") -> ImageFacts:

@@ -110,6 +110,14 @@ def parse_report(stdout: str, key: str) -> dict[str, Any] | None:
     return report
 
 
+def _timing(value: object) -> dict[str, float]:
+    """The runner's timing figures that are plain non-negative numbers."""
+    if not isinstance(value, dict):
+        return {}
+    return {str(k): round(float(v), 3) for k, v in value.items()
+            if type(v) in (int, float) and 0 <= v < 1e7}
+
+
 def _failure_reason(result: ExecResult) -> str:
     if result.timed_out:
         return f"the sandbox hit its wall-clock limit after {result.duration_s:g} s"
@@ -199,9 +207,11 @@ def score_answer(
         report.sandbox_timed_out = result.timed_out
         report.sandbox_oom_killed = result.oom_killed
         report.sandbox_output = sandbox_output(result, key, limits.runner.output_cap_bytes)
+        report.sandbox_phases_s = dict(result.phases_s)
         if parsed is not None:
             report.python = _text(parsed.get("python"))
             report.pytest = _text(parsed.get("pytest"))
+            report.runner_timing = _timing(parsed.get("timing"))
     for profile in profiles:
         mine = [t for t in tests if t.profile == profile]
         score = level_points(profile, level, mine, has_code[profile])

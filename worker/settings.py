@@ -52,8 +52,9 @@ class Settings(BaseSettings):
     harness (Redis, workers) comes first; unused CPU stays free to take (no throttling)."""
     sandbox_cpus: float | None = Field(None, gt=0, validation_alias=_env("JQ_SANDBOX_CPUS"))
     """A hard CPU quota per sandbox in cores; off by default (see SandboxLimits.cpus)."""
-    sandbox_slots: int = Field(0, validation_alias=_env("JQ_SANDBOX_SLOTS"))
-    """Sandboxes running at once on this host, across processes; 0 = one per core."""
+    sandbox_slots: int = Field(0, ge=0, validation_alias=_env("JQ_SANDBOX_SLOTS"))
+    """Sandboxes running at once on this host (its Docker daemon), across processes; 0 = the
+    default: 3 per core, at most 3/4 of the memory at the sandbox memory limit."""
     sandbox_slots_dir: Path = Field(Path("/tmp/jqbench-sandbox-slots"),
                                     validation_alias=_env("JQ_SANDBOX_SLOTS_DIR"))
     worker_id: str = Field("", validation_alias=_env("JQ_WORKER_ID"))
@@ -61,4 +62,7 @@ class Settings(BaseSettings):
 
     @property
     def effective_sandbox_slots(self) -> int:
-        return self.sandbox_slots or os.cpu_count() or 1
+        from worker.slots import default_sandbox_slots, host_memory_mb
+
+        return self.sandbox_slots or default_sandbox_slots(
+            os.cpu_count() or 1, host_memory_mb(), self.sandbox_memory_mb)

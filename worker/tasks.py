@@ -70,12 +70,14 @@ def _services() -> Services:
     def counter_factory(config: ModelConfig, name: str) -> PromptCounter:
         return client(config, name).count_prompt_tokens
 
+    store = RecordStore.from_url(settings.redis_url)
+
     def sandbox_factory() -> Sandbox:
         _started_sandboxes.add(worker_id)
-        return scoring_sandbox(settings, worker_id=worker_id)
+        return scoring_sandbox(settings, worker_id=worker_id, store=store)
 
     return Services(
-        store=RecordStore.from_url(settings.redis_url),
+        store=store,
         dispatcher=CeleryDispatcher(app),
         settings=settings,
         host=host,

@@ -27,6 +27,7 @@ a forked child refuses: the channel belongs to this process.
 Nothing here decides a verdict; this process is as untrusted as the answer it imports.
 """
 
+import contextlib
 import importlib
 import inspect
 import itertools
@@ -109,12 +110,17 @@ class Host:
         host = self
 
         def job(*args: Any, **kwargs: Any) -> Any:
-            order = next(host._job_order)  # first thing: the order the queue called its jobs
-            if os.getpid() != host._pid:
+            if os.getpid() != host._pid:  # a fork draws no number: none is skipped
                 raise RuntimeError("a job of the test cannot run in a forked process")
-            answer = host.channel.call("job", {"fn": number, "order": order,
-                                               "args": host.encode(list(args)),
-                                               "kwargs": host.encode(kwargs)})
+            order = next(host._job_order)  # first thing: the order the queue called its jobs
+            try:
+                body = {"fn": number, "order": order, "args": host.encode(list(args)),
+                        "kwargs": host.encode(kwargs)}
+            except Exception:  # still send the number: the job after this one waits for it
+                with contextlib.suppress(Exception):
+                    host.channel.call("job", {"fn": number, "order": order})
+                raise
+            answer = host.channel.call("job", body)
             if "raised" in answer:
                 raise host.decode(answer["raised"])
             return host.decode(answer["ok"])

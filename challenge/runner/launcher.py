@@ -11,7 +11,7 @@ object per SOCK_SEQPACKET message):
 
     {"op": "spawn", "slot": k, "dir": D, "module": M, "nice": n}  + one fd (the test's
         channel end)
-        -> {"pid": p}: a candidate host (candidate_host.py, forked by the spawner) on D/M
+        -> {"pid": p, "uid": u}: a candidate host (candidate_host.py, forked by the spawner) on D/M
            under slot k's uid, in a new session and a fresh directory of its own, with that
            fd as its only one
     {"op": "sweep", "slot": k} -> {"survivors": n}: every task of slot k's uid killed
@@ -112,10 +112,11 @@ class Launcher:
         if op == "spawn":
             if len(fds) != 1:
                 raise ValueError("spawn needs exactly one fd")
-            return {"pid": self.spawn(int(str(request["slot"])), fds[0],
-                                      str(request["dir"]), str(request.get("module",
-                                                                           "job_queue")),
-                                      int(str(request.get("nice", 0))))}
+            slot = int(str(request["slot"]))
+            return {"pid": self.spawn(slot, fds[0], str(request["dir"]),
+                                      str(request.get("module", "job_queue")),
+                                      int(str(request.get("nice", 0)))),
+                    "uid": candidate_uid(slot)}
         if op == "sweep":
             slot = int(str(request["slot"]))
             return {"survivors": sweep(candidate_uid(slot))}

@@ -39,12 +39,12 @@ class LauncherLink:
         return parsed
 
     def spawn(self, slot: int, channel: socket.socket, folder: str,
-              module: str = "job_queue", nice: int = 0) -> int:
+              module: str = "job_queue", nice: int = 0) -> tuple[int, int]:
         """Start a candidate host for slot `slot` on `channel` (the caller then closes its
-        copy of that end), at the test's niceness; the host's pid."""
+        copy of that end), at the test's niceness; the host's pid and uid."""
         answer = self._ask({"op": "spawn", "slot": slot, "dir": folder, "module": module,
                             "nice": nice}, [channel.fileno()])
-        return int(answer["pid"])
+        return int(answer["pid"]), int(answer["uid"])
 
     def sweep(self, slot: int) -> int:
         """Kill every task of slot `slot`'s uid; how many survived (0: reusable)."""

@@ -29,18 +29,24 @@ from typing import Any
 
 try:  # a module of the challenge.runner package on the host, a script's sibling in the box
     from .channel import Channel, ChannelClosed
+    from .settle import settled_sleep
     from .wire import Decoder, Encoder, Handle, Handles
 except ImportError:
     from channel import Channel, ChannelClosed  # type: ignore[no-redef]
+    from settle import settled_sleep  # type: ignore[no-redef]
     from wire import Decoder, Encoder, Handle, Handles  # type: ignore[no-redef]
 
 _real_sleep = time.sleep
-ORDER_WAIT_S = 0.05
-"""How long a job waits for the one the queue called before it to begin."""
+ORDER_WAIT_S = 2.0
+"""How long a job waits for the one the queue called before it to begin: the candidate's
+stubs number their calls, and an honest stub always sends its number (even a call whose
+arguments cannot cross), so only a candidate that skips numbers ever waits this long."""
 SYNC_GRACE_S = 2.0
 """How long a job called during the batch that added it waits for that batch's answer
 before it counts as run inside `add_job` (far above a busy machine's round trip)."""
 _sessions: list["Session"] = []
+_settling: tuple[int, int] | None = None
+"""(test thread, candidate uid) when the test's own sleeps are settled (legacy tests)."""
 
 
 def describe(value: object) -> dict[str, Any]:
@@ -119,8 +125,8 @@ class Session:
         self._batch: list[tuple[dict[str, Any], Pending, set[int]]] = []
         self.audit_voids: list[str] = []
         """Voiding audit events the candidate host reported: a pass is void if any."""
-        self._order = threading.Condition()
-        self._next_order = 0
+        self._turns = threading.Condition()
+        self._next_turn = 0
         self._wake = threading.Condition()
         self._inflight: _InFlight | None = None
         self._handoffs: list[_Handoff] = []
@@ -256,24 +262,51 @@ class Session:
             return None
         if op != "job":
             raise ValueError(f"unknown operation {op!r}")
-        fn = self._handles.resolve(body["fn"])
-        if not callable(fn):
-            raise TypeError("not a job")
-        args, kwargs = self.decode(body["args"]), self.decode(body["kwargs"])
+        turn = body.get("order") if isinstance(body, dict) else None
+        if type(turn) is not int or turn < 0:
+            turn = None  # no number: it waits for no job, and none waits for it
+        try:
+            fn = self._handles.resolve(body["fn"])
+            if not callable(fn):
+                raise TypeError("not a job")
+            args, kwargs = self.decode(body["args"]), self.decode(body["kwargs"])
+            handoff = self._handoff_if_inside(fn, args, kwargs)
+        except BaseException:
+            self._take_turn(turn)  # a call that fails takes its turn too: the next one waits
+            raise
         # The turn is taken after any wait for the batch in flight: jobs that arrived during
         # it are released together when it is answered, and would begin in any order.
-        handoff = self._handoff_if_inside(fn, args, kwargs)
-        self._await_turn(body.get("order"))
         if handoff is not None:
+            self._take_turn(turn)
             handoff.done.wait()
             return handoff.answer
-        return self._run_job(fn, args, kwargs)
+        return self._run_job(fn, args, kwargs, turn)
 
-    def _run_job(self, fn: Any, args: Any, kwargs: Any) -> dict[str, Any]:
+    def _run_job(self, fn: Any, args: Any, kwargs: Any,
+                 turn: int | None = None) -> dict[str, Any]:
+        """Run the job; with `turn`, once the job before it has begun, and pass the turn on
+        as the job's function is entered (a thread that takes its turn and is then
+        descheduled must not let the next job's first line run before its own)."""
+        passed = turn is None
+        if turn is not None:
+            self._wait_turn(turn)
+
+            def entered(frame: Any, event: str, arg: Any) -> None:
+                nonlocal passed
+                if event in ("call", "c_call") and not passed:
+                    passed = True
+                    sys.setprofile(None)
+                    self._pass_turn(turn)
+
+            sys.setprofile(entered)
         try:
             result = fn(*args, **kwargs)
         except Exception as exc:
             return {"raised": self.encode(exc)}
+        finally:
+            if not passed:  # a callable that emits no call event (a C type)
+                sys.setprofile(None)
+                self._pass_turn(turn)  # type: ignore[arg-type]
         return {"ok": self.encode(result)}
 
     def _handoff_if_inside(self, fn: Any, args: Any, kwargs: Any) -> "_Handoff | None":
@@ -300,16 +333,22 @@ class Session:
         answer = self.channel.call("inside", {"check": check, "support": support_dir})
         return answer if isinstance(answer, dict) else {"ok": False, "message": "no verdict"}
 
-    def _await_turn(self, order: object) -> None:
+    def _wait_turn(self, turn: int) -> None:
         """Begin jobs in the order the queue called their stubs (in one process, the job's
-        first line ran right then): job n waits until job n-1 has begun, at most
-        ORDER_WAIT_S (a number the candidate skipped or never sends cannot stall us)."""
-        if type(order) is not int:
-            return
-        with self._order:
-            self._order.wait_for(lambda: self._next_order >= order, ORDER_WAIT_S)
-            self._next_order = max(self._next_order, order + 1)
-            self._order.notify_all()
+        first line ran right then): job n waits until job n-1 has begun, or failed to, at
+        most ORDER_WAIT_S (a number a candidate skips cannot stall the test)."""
+        with self._turns:
+            self._turns.wait_for(lambda: self._next_turn >= turn, ORDER_WAIT_S)
+
+    def _pass_turn(self, turn: int) -> None:
+        with self._turns:
+            self._next_turn = max(self._next_turn, turn + 1)
+            self._turns.notify_all()
+
+    def _take_turn(self, turn: int | None) -> None:
+        if turn is not None:
+            self._wait_turn(turn)
+            self._pass_turn(turn)
 
     def close(self) -> None:
         try:
@@ -369,16 +408,23 @@ def queue_class(session: Session) -> type:
 def _sleep(seconds: float) -> None:
     for session in list(_sessions):
         session.flush()
-    _real_sleep(seconds)
+    if _settling is not None and _settling[0] == threading.get_ident():
+        settled_sleep(seconds, _settling[1], _real_sleep)
+    else:  # a job's sleep (in a thread of the proxy), or a strict test's
+        _real_sleep(seconds)
 
 
 LINK_MODULE = "sandbox_link"
 """Module through which a suite runs an inside check: `sandbox_link.inside(check)`."""
 
 
-def install(session: Session, module: str = "job_queue", support_dir: str = "") -> None:
+def install(session: Session, module: str = "job_queue", support_dir: str = "",
+            settle_uid: int | None = None) -> None:
     """Make `import <module>` give the proxy, `import sandbox_link` the way to inside checks,
-    and `time.sleep` send gathered calls first."""
+    and `time.sleep` send gathered calls first. With `settle_uid` (the candidate's uid), the
+    calling thread's sleeps are settled (settle.py): a busy machine cannot shorten them."""
+    global _settling
+    _settling = None if settle_uid is None else (threading.get_ident(), settle_uid)
     proxy = types.ModuleType(module)
     proxy.JobQueue = queue_class(session)  # type: ignore[attr-defined]
     sys.modules[module] = proxy

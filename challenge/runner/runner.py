@@ -166,7 +166,7 @@ def _reap_all() -> None:
 
 
 def build_report(python: str, pytest: str | None, outcomes: list[dict],
-                 tampered: list[str]) -> dict:
+                 tampered: list[str], timing: dict | None = None) -> dict:
     """The report object; if bundle files changed, no test is reported as passed."""
     if tampered:
         note = "bundle file modified during the run (" + ", ".join(tampered[:5]) + ")"
@@ -174,7 +174,36 @@ def build_report(python: str, pytest: str | None, outcomes: list[dict],
             if outcome["outcome"] == "passed":
                 outcome["outcome"] = "error"
                 outcome["message"] = f"not trusted: {note}"
-    return {"python": python, "pytest": pytest, "tampered": tampered, "tests": outcomes}
+    return {"python": python, "pytest": pytest, "tampered": tampered, "tests": outcomes,
+            "timing": timing or {}}
+
+
+CGROUP_CPU_FILES = ("/sys/fs/cgroup/cpuacct/cpuacct.usage", "/sys/fs/cgroup/cpu.stat")
+"""The container's CPU time: cgroup v1 (nanoseconds), or v2 (`usage_usec` in cpu.stat)."""
+
+
+def container_cpu_s() -> float | None:
+    """CPU seconds every process of this container has used so far, if the cgroup says."""
+    for path in CGROUP_CPU_FILES:
+        try:
+            with open(path) as handle:
+                text = handle.read()
+        except OSError:
+            continue
+        if path.endswith("cpuacct.usage"):
+            return int(text.strip()) / 1e9
+        for line in text.splitlines():
+            if line.startswith("usage_usec "):
+                return int(line.split()[1]) / 1e6
+    return None
+
+
+def timing(started: float, dispatched: list[float]) -> dict:
+    """Where the runner's time went: setup (zygote warm-up) and the tests, and the CPU."""
+    now = time.monotonic()
+    first = min(dispatched) if dispatched else now
+    figures = {"setup_s": first - started, "tests_s": now - first, "cpu_s": container_cpu_s()}
+    return {name: round(value, 3) for name, value in figures.items() if value is not None}
 
 
 def _parse_args(argv: list[str]) -> tuple[str, float | None]:
@@ -220,7 +249,9 @@ def main(argv: list[str]) -> int:
     log = scheduler.zygote_log.text().strip()
     if log:
         print(log, file=sys.stderr)
-    report = build_report(sys.version.split()[0], scheduler.pytest_version, outcomes, tampered)
+    report = build_report(sys.version.split()[0], scheduler.pytest_version, outcomes, tampered,
+                          timing(started, [r.dispatched_at for r in scheduler.runs
+                                           if r.dispatched_at]))
     link.report(json.dumps(report))  # the launcher signs and prints it
     return 0
 

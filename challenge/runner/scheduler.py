@@ -110,6 +110,8 @@ class TestRun:
     oom_before: int | None = None
     slot: int | None = None
     """The candidate slot (uid) of the test's candidate host, until it is swept."""
+    candidate_uid: int | None = None
+    """The uid of the test's candidate host, once started."""
     survivors: int = 0
     """Tasks of the candidate's uid that outlived the sweep after the test (a pass is void)."""
     outcome: dict | None = None
@@ -271,6 +273,8 @@ class Scheduler:
         channel = self._candidate_host(run, candidate) if candidate else None
         if channel is not None:
             fds.append(channel.fileno())
+            if spec.get("settle_sleeps"):
+                message["settle_uid"] = run.candidate_uid
         elif candidate:  # no candidate host: the test cannot run
             for fd in (result_r, result_w, output_r, output_w):
                 _close(fd)
@@ -313,9 +317,9 @@ class Scheduler:
         slot = self.free_slots.pop(0)
         run.slot = slot
         try:
-            self.link.spawn(slot, theirs, os.path.normpath(os.path.join(self.root,
-                                                                         candidate["dir"])),
-                            candidate["module"], nice=int(run.spec.get("cpu_nice", 0)))
+            _, run.candidate_uid = self.link.spawn(
+                slot, theirs, os.path.normpath(os.path.join(self.root, candidate["dir"])),
+                candidate["module"], nice=int(run.spec.get("cpu_nice", 0)))
         except Exception as exc:  # the launcher refused or is gone
             run.spawn_error = f"could not start the candidate's process: {exc}"
             ours.close()

@@ -179,7 +179,8 @@ def _connect(spec: dict, channel_fd: int | None):
     if channel_fd is None or _proxy is None:
         return None
     session = _proxy.Session(socket.socket(fileno=channel_fd))
-    _proxy.install(session, spec.get("proxy_as") or "job_queue", support_dir=spec["cwd"])
+    _proxy.install(session, spec.get("proxy_as") or "job_queue", support_dir=spec["cwd"],
+                   settle_uid=spec.get("settle_uid"))
     return session
 
 

@@ -56,7 +56,8 @@ def regrade(run_id: RunIdArg, output: OutputOpt = DEFAULT_OUTPUT) -> None:
         render.say(f"rescored {attempt.model} iter{attempt.iteration} {attempt.level.value}: "
                    f"{attempt.scores}")
 
-    changes = regrade_run(store, run, lambda: scoring_sandbox(current), current, on_done=done)
+    changes = regrade_run(store, run, lambda: scoring_sandbox(current, store=store), current,
+                          on_done=done)
     if changes:
         render.changes_table(
             f"changed scores (scoring version {scoring_version()})",

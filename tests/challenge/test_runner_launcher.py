@@ -22,8 +22,8 @@ pytestmark = pytest.mark.docker
 
 SANDBOX = Path(launcher.__file__).parent
 #: The launcher and every module it, the proxy and the candidate host import.
-RUNNER_FILES = ("launcher.py", "launcher_link.py", "uids.py", "host_spawner.py", "channel.py",
-                "wire.py", "proxy.py", "candidate_host.py", "audit.py")
+RUNNER_FILES = tuple(sorted(path.name for path in SANDBOX.glob("*.py")
+                            if path.name != "__init__.py"))
 
 STAND_IN_RUNNER = r'''
 import json, os, socket, sys

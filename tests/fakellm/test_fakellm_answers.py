@@ -113,6 +113,20 @@ def test_canned_answers_are_challenges_per_level(
         canned_answers("brilliant")
 
 
+def test_empty_answers_hold_no_code_for_any_level(
+    level_prompts: dict[str, str], level_prompt: LevelPrompt
+) -> None:
+    from challenge.extraction import legacy_candidate_files
+    from challenge.extraction_strict import strict_candidate_files
+
+    source = canned_answers("empty")
+    for level in LEVELS:
+        got = source.answer(level_prompt(level_prompts[level]), {}).content
+        assert got == ""
+        assert not legacy_candidate_files(got, Level(level))
+        assert not strict_candidate_files(got, Level(level))
+
+
 def test_vary_text_puts_a_comment_in_the_code() -> None:
     fenced = "Here it is:\n```python\nx = 1\n```\n"
     assert vary_text(fenced, 7) == "Here it is:\n```python\n# fake variant 7\nx = 1\n```\n"

@@ -3,6 +3,7 @@ worker for that server (`python -m worker --server gpu`), a full run's generate 
 Model-affine means each model is loaded once (4 loads, not one per request) and no request
 of a model starts before the previous model's last request ended."""
 
+import time
 from itertools import pairwise
 from pathlib import Path
 
@@ -46,7 +47,11 @@ def test_four_models_on_one_gpu_load_once_each_and_never_overlap(
 
         assert server.router is not None
         assert [load.model for load in server.router.loads] == list(MODELS)
-        recorded = store.get_loads("gpu")
+        # the driver records a model's load once its last unit is recorded as generated
+        deadline = time.monotonic() + 30
+        while len(recorded := store.get_loads("gpu")) < len(MODELS) \
+                and time.monotonic() < deadline:
+            time.sleep(0.1)
         assert [load.model for load in recorded] == list(MODELS)
         assert all(load.load_s >= LOAD_S * 0.9 and load.finished_at for load in recorded)
         # a router's /slots confirms models.yaml's slots; llama-swap does not say

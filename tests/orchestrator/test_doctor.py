@@ -102,7 +102,7 @@ def test_diagnose_checks_every_part(tmp_path: Path, redis_url: str,
     assert docker.verdict is Verdict.FAIL  # no such image, or no Docker here at all
     if "image" in docker.detail:
         assert docker.fix == "scripts/build-sandbox-image.sh"
-    assert checks["workers score"].fix.startswith("celery -A worker.app worker -Q score")
+    assert checks["workers score"].fix == "python -m worker --score"
     assert checks["model good"].verdict is Verdict.OK
     assert checks["model long"].verdict is Verdict.WARN
     assert checks["model down"].verdict is Verdict.FAIL

@@ -19,7 +19,7 @@ QUEUES = run_queues({"a": ModelConfig(base_url="http://h/v1", slots=2),
 def test_a_runs_queues_carry_the_concurrency_their_workers_need() -> None:
     assert QUEUES == {"llm.a": 2, "llm.b": 1, "score": None}
     assert worker_command("llm.a", 2) == "celery -A worker.app worker -Q llm.a -c 2"
-    assert worker_command("score") == 'celery -A worker.app worker -Q score -c "$(nproc)"'
+    assert worker_command("score") == "python -m worker --score"
 
 
 def test_no_warning_when_every_queue_has_a_worker() -> None:

@@ -95,3 +95,18 @@ def test_killing_everything_reaches_only_the_candidate_itself(
     assert {t.outcome for t in report.tests} == {"error"}
     assert all(t.message.startswith("collection failed: importing job_queue failed")
                for t in report.tests), [t.message for t in report.tests]
+
+
+def test_a_scoring_says_where_its_time_went(scored: dict[str, ScoreReport]) -> None:
+    """The host's steps of the sandbox run, and the runner's own (from its signed report):
+    what bench/sandbox_cost.py reads."""
+    report = scored["reference-L2"]
+    phases = report.sandbox_phases_s
+    assert set(phases) == {"create", "start", "send", "run", "inspect", "remove"}
+    assert all(value >= 0 for value in phases.values())
+    timing = report.runner_timing
+    assert set(timing) == {"setup_s", "tests_s", "cpu_s"}
+    longest = max(t.duration_s for t in report.tests)
+    assert longest <= timing["tests_s"] <= phases["run"]  # L2's tests wait ~16 s
+    assert 0 < timing["cpu_s"] < phases["run"]  # mostly asleep: under one core on average
+    assert report.duration_s >= sum(phases.values())
