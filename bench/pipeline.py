@@ -39,9 +39,9 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-import httpx
 import machine
 import yaml
+from openai import OpenAI
 from spans import coverage
 
 from challenge.levels import LEVELS, Level
@@ -99,16 +99,15 @@ def original_shape(urls: list[str], iterations: int) -> dict[str, Any]:
     sandbox = DockerSandbox(IMAGE, worker_id="bench-original")
     generation = scoring = 0.0
     started = time.monotonic()
-    with httpx.Client(timeout=600) as client:
-        for url in urls:
+    for url in urls:
+        with OpenAI(base_url=f"{url}/v1", api_key="none", timeout=600) as client:
             for _ in range(iterations):
                 for level in LEVELS:
                     began = time.monotonic()
-                    reply = client.post(f"{url}/v1/chat/completions", json={
-                        "messages": [{"role": "user", "content": build_prompt(level, None)}],
-                        "max_tokens": 8192, "temperature": 0.1})
-                    reply.raise_for_status()
-                    answer = reply.json()["choices"][0]["message"]["content"]
+                    reply = client.chat.completions.create(
+                        model="fake", max_tokens=8192, temperature=0.1,
+                        messages=[{"role": "user", "content": build_prompt(level, None)}])
+                    answer = reply.choices[0].message.content or ""
                     answered = time.monotonic()
                     score_answer(answer, level, sandbox, SandboxLimits())
                     generation += answered - began
