@@ -147,6 +147,8 @@ def result_document(run: Run, attempts: AttemptMap, model: str, now: datetime,
         document[f"statistics{suffix}"] = statistics_section(stats)
         document[f"scores{suffix}"] = scores_section(stats)
         document[f"levels{suffix}"] = levels_section(stats)
+        document[f"spread{suffix}"] = {"std_dev": stats.std_dev, "mean_ci95": stats.mean_ci95,
+                                       "score_bands": stats.score_bands}
     document["loads"] = [load.model_dump(mode="json", include=_LOAD_FIELDS)
                          for load in loads if load.model == model]
     document["load_s"] = round(sum(load["load_s"] for load in document["loads"]), 3)

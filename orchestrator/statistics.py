@@ -16,11 +16,12 @@ Choices where the design is silent:
 
 from collections.abc import Iterable, Mapping
 from datetime import datetime
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel
 
 from challenge.levels import LEVELS, MAX_POINTS, Level, Profile
+from orchestrator.inference import mean_interval, sample_std, score_band
 from worker.records import Attempt, AttemptStatus, GenOutcome, Run
 from worker.unit import Unit
 
@@ -89,6 +90,13 @@ class ModelStatistics(BaseModel):
     """First generate start to last score end over the model's attempts; 0 when unknown."""
     best_levels: list[LevelBreakdown]
     """The best iteration, level by level (selected levels only); empty without one."""
+    std_dev: float | None = None
+    """Sample standard deviation of all_scores (n - 1), to 1 decimal; None below two."""
+    mean_ci95: list[float] | None = None
+    """The mean's 95 % t interval [low, high], to 1 decimal; None below two scores."""
+    score_bands: list[str] = []
+    """The original's band (Weak .. Expert) of each of all_scores; empty for a subset run,
+    whose totals are not out of 100."""
 
 
 def as_number(value: float) -> Number:
@@ -220,7 +228,18 @@ def model_statistics(run: Run, attempts: AttemptMap, model: str, profile: Profil
         percentage=round(max(totals) / available * 100, 1) if totals else None,
         total_duration_ms=model_duration_ms(a for u, a in attempts.items() if u.model == model),
         best_levels=best_levels,
+        **_spread(totals, is_subset(run)),
     )
+
+
+def _spread(totals: list[float], subset: bool) -> dict[str, Any]:
+    """How much the totals vary (orchestrator/inference.py): std_dev, mean_ci95, bands."""
+    spread = sample_std(totals)
+    interval = mean_interval(totals)
+    return {"std_dev": None if spread is None else round(spread, 1),
+            "mean_ci95": None if interval is None else [round(interval.low, 1),
+                                                         round(interval.high, 1)],
+            "score_bands": [] if subset else [score_band(t) for t in totals]}
 
 
 def run_statistics(run: Run, attempts: AttemptMap, profile: Profile) -> dict[str, ModelStatistics]:

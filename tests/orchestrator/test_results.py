@@ -160,8 +160,8 @@ def test_result_file_of_a_model_with_complete_iterations(
 
     assert list(document) == ["model_id", "model_name", "port", "timestamp", "iterations",
                               "total_duration_ms", "statistics", "scores", "levels",
-                              "incomplete_iterations", "loads", "load_s", "server_builds",
-                              "warnings"]
+                              "incomplete_iterations", "spread", "loads", "load_s",
+                              "server_builds", "warnings"]
     assert document == {
         "model_id": "qwen35-27b-q3",
         "model_name": "alpha",
@@ -178,6 +178,10 @@ def test_result_file_of_a_model_with_complete_iterations(
         "levels": [level("L1", 5, 5, 5), level("L2", 10, 10, 10), level("L3", 14, 15, 16),
                    level("L4", 1, 1, 1), level("L5", 0, 2, 0)],
         "incomplete_iterations": [],
+        # 90 and 40: deviations 25 and -25, std dev sqrt(1250) = 35.36; two scores leave one
+        # degree of freedom, t 12.706: 65 +- 12.706 x 35.36 / sqrt 2 = 65 +- 317.6
+        "spread": {"std_dev": 35.4, "mean_ci95": [-252.6, 382.6],
+                   "score_bands": ["Expert", "Average"]},
         "loads": [],
         "load_s": 0,
         "server_builds": [],
@@ -197,6 +201,7 @@ def test_result_file_of_a_model_without_complete_iteration(
                                       "max_score": None, "all_scores": [], "best_iteration": None}
     assert document["scores"] is None
     assert document["levels"] == []
+    assert document["spread"] == {"std_dev": None, "mean_ci95": None, "score_bands": []}
     missing = {"status": "missing", "error": None}
     assert document["incomplete_iterations"] == [
         {"iteration": 1, "levels": {
@@ -353,6 +358,9 @@ def test_strict_keys_appear_once_strict_scores_exist(tmp_path: Path) -> None:
         "all_scores": [12.5, 27.5], "best_iteration": 2}
     assert document["scores_strict"] == {"L1": 20, "L4": 7.5, "total": 27.5, "max": 40,
                                          "percentage": 68.8, "subset": True}
+    # 12.5 and 27.5: std dev 7.5 x sqrt 2 = 10.6; no bands, the totals are out of 40
+    assert document["spread_strict"]["std_dev"] == 10.6
+    assert document["spread_strict"]["score_bands"] == []
     assert [e["tests_total"] for e in document["levels_strict"]] == [8, 8]
 
     legacy_only = {k: make_attempt("alpha", k.iteration, k.level) for k in attempts}
