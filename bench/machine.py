@@ -3,18 +3,14 @@
 import os
 import platform
 import subprocess
-from pathlib import Path
 from typing import Any
+
+from worker.slots import host_memory_mb
 
 
 def memory_gb() -> float | None:
-    try:
-        for line in Path("/proc/meminfo").read_text().splitlines():
-            if line.startswith("MemTotal:"):
-                return round(int(line.split()[1]) / 1024 / 1024, 1)
-    except OSError:
-        pass
-    return None
+    memory_mb = host_memory_mb()
+    return None if memory_mb is None else round(memory_mb / 1024, 1)
 
 
 def docker_version() -> str | None:

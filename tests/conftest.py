@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, NamedTuple
 import pytest
 import redis
 
+from tests.required import missing
 from worker.sandbox import SandboxLimits
 from worker.slots import default_sandbox_slots, host_memory_mb
 
@@ -22,15 +23,6 @@ if TYPE_CHECKING:
     from challenge.levels import Level
     from worker._docker import DockerSandbox
     from worker.scorer import ScoreReport
-
-IN_CI = os.environ.get("CI") == "true"
-
-
-def missing(reason: str) -> None:
-    """Fail in CI, skip elsewhere."""
-    if IN_CI:
-        pytest.fail(f"required service missing in CI: {reason}")
-    pytest.skip(reason)
 
 
 @pytest.fixture(autouse=True)

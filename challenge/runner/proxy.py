@@ -287,7 +287,7 @@ class Session:
         """Run the job; with `turn`, once the job before it has begun, and pass the turn on
         as the job's function is entered (a thread that takes its turn and is then
         descheduled must not let the next job's first line run before its own)."""
-        passed = turn is None
+        passed = False
         if turn is not None:
             self._wait_turn(turn)
 
@@ -304,9 +304,9 @@ class Session:
         except Exception as exc:
             return {"raised": self.encode(exc)}
         finally:
-            if not passed:  # a callable that emits no call event (a C type)
+            if turn is not None and not passed:  # a callable with no call event (a C type)
                 sys.setprofile(None)
-                self._pass_turn(turn)  # type: ignore[arg-type]
+                self._pass_turn(turn)
         return {"ok": self.encode(result)}
 
     def _handoff_if_inside(self, fn: Any, args: Any, kwargs: Any) -> "_Handoff | None":

@@ -19,6 +19,11 @@ import threading
 import time
 from collections.abc import Callable
 
+try:  # a module of the challenge.runner package on the host, a script's sibling in the box
+    from .uids import live_tasks
+except ImportError:
+    from uids import live_tasks  # type: ignore[no-redef]
+
 SETTLE_MAX_S = 2.0
 """How much longer than its length a settled sleep lasts at most."""
 POLL_S = 0.005
@@ -40,31 +45,7 @@ def _stat_fields(path: str) -> list[bytes]:
     return stat[stat.rfind(b")") + 2:].split() if stat else []
 
 
-def _has_uid(pid: str, uid: int) -> bool:
-    status = _read(f"/proc/{pid}/status")
-    at = status.find(b"\nUid:\t")
-    if at < 0:
-        return False
-    return str(uid).encode() in status[at + 6:status.find(b"\n", at + 6)].split()
-
-
-def processes_of(uid: int) -> list[str]:
-    """Pids (as /proc names) of `uid`'s processes; /proc/<pid> is its owner's, or root's if
-    the process is not dumpable (a candidate host, after it dropped to its uid)."""
-    found = []
-    for name in os.listdir("/proc"):
-        if not name.isdigit():
-            continue
-        try:
-            owner = os.stat(f"/proc/{name}").st_uid
-        except OSError:
-            continue
-        if owner in (uid, 0) and _has_uid(name, uid):
-            found.append(name)
-    return found
-
-
-def cpu_s(pids: list[str]) -> float:
+def cpu_s(pids: list[int]) -> float:
     """CPU time (user + system) the processes have used so far."""
     total = 0
     for pid in pids:
@@ -88,7 +69,7 @@ def _any_busy(task_dir: str, skip: int | None = None) -> bool:
     return False
 
 
-def busy(pids: list[str]) -> bool:
+def busy(pids: list[int]) -> bool:
     """Whether a thread of these processes, or of this one other than the caller, is ready
     to run."""
     if _any_busy("/proc/self/task", skip=threading.get_native_id()):
@@ -101,12 +82,12 @@ def settled_sleep(seconds: float, uid: int,
     """Sleep `seconds`, then as long as the candidate (`uid`) or the proxy still has work
     ready to run and has not had `seconds` of CPU time: at most SETTLE_MAX_S more."""
     started = time.monotonic()
-    cpu_before = cpu_s(processes_of(uid))
+    cpu_before = cpu_s(live_tasks(uid))
     sleep(seconds)
     give_up = started + max(0.0, seconds) + SETTLE_MAX_S
     quiet = 0
     while quiet < 2 and time.monotonic() < give_up:
-        pids = processes_of(uid)
+        pids = live_tasks(uid)
         if cpu_s(pids) - cpu_before >= seconds:
             return
         quiet = 0 if busy(pids) else quiet + 1

@@ -11,6 +11,7 @@ from collections.abc import Iterator
 import pytest
 
 from challenge.runner import settle
+from challenge.runner.uids import live_tasks
 
 UNUSED_UID = 61_999  # a candidate uid no process has here
 
@@ -39,7 +40,7 @@ def _timed(seconds: float, uid: int = UNUSED_UID) -> float:
 
 
 def test_a_sleep_with_nothing_ready_to_run_ends_on_time() -> None:
-    assert settle.processes_of(UNUSED_UID) == []
+    assert live_tasks(UNUSED_UID) == []
     assert 0.1 <= _timed(0.1) < 0.1 + 0.5 * settle.SETTLE_MAX_S
 
 
@@ -65,10 +66,10 @@ def test_a_candidate_that_had_the_sleeps_cpu_time_gets_no_more(
         ["sh", "-c", "while :; do :; done"], user=UNUSED_UID, group=UNUSED_UID)
     try:
         deadline = time.monotonic() + 5
-        while not settle.processes_of(UNUSED_UID) and time.monotonic() < deadline:
+        while not live_tasks(UNUSED_UID) and time.monotonic() < deadline:
             time.sleep(0.01)
-        assert settle.processes_of(UNUSED_UID) == [str(busy.pid)]
-        assert settle.busy([str(busy.pid)])
+        assert live_tasks(UNUSED_UID) == [busy.pid]
+        assert settle.busy([busy.pid])
         elapsed = _timed(0.3)
         assert 0.3 <= elapsed < 5.0
     finally:

@@ -4,15 +4,13 @@ Without the binary these tests skip, saying how to build it; under CI=true they 
 (scripts/test.sh builds it before their phase).
 """
 
-import os
 from pathlib import Path
 
 import pytest
 
 from tests.realserver.binary import ENV_VAR, cached_binary, llama_server_binary
 from tests.realserver.tiny_gguf import write_tiny_model
-
-IN_CI = os.environ.get("CI") == "true"
+from tests.required import missing
 
 
 @pytest.fixture(scope="session")
@@ -22,9 +20,7 @@ def llama_server_bin() -> Path:
     if binary is None:
         reason = (f"no llama-server binary at {cached_binary()} (nor in ${ENV_VAR}): "
                   "run scripts/build-llama-server.sh")
-        if IN_CI:
-            pytest.fail(f"required in CI: {reason}")
-        pytest.skip(reason)
+        missing(reason)
     return binary
 
 
