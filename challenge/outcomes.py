@@ -7,6 +7,10 @@ from pydantic import BaseModel
 from challenge.levels import Profile
 
 OutcomeKind = Literal["passed", "failed", "error", "skipped"]
+Cause = Literal["import_error", "timeout", "void"]
+"""Why a test did not pass, where the harness knows it for certain: the answer could not be
+imported (a syntax error included), the test ran out of time (its own limit or the sandbox's),
+or a pass was voided. None: the test's own verdict (an assertion, an exception)."""
 
 
 class TestOutcome(BaseModel):
@@ -23,3 +27,4 @@ class TestOutcome(BaseModel):
     """Short reason for a failure or error (assertion text, timeout, crash)."""
     output: str = ""
     """Captured stdout/stderr of the test's process, capped at the source."""
+    cause: Cause | None = None

@@ -4,15 +4,20 @@
 ARG BASE_IMAGE=python:3.11-slim-bookworm
 FROM ${BASE_IMAGE}
 
-# pip cannot reach a package index from inside every build, so pytest comes from wheels that
-# scripts/build-sandbox-image.sh downloads into the build context. A base that already has the
-# pinned pytest (Debian's python3-pytest) skips the install; the version check below holds for both.
-COPY sandbox-requirements.txt wheels/ /tmp/jq-wheels/
+# pytest comes from the package index (`docker compose build`, context docker/), or, where a
+# build cannot reach one, from WHEELS: a folder of wheels in the build context that
+# scripts/build-sandbox-image.sh downloads (--build-arg WHEELS=wheels). A base that already has
+# the pinned pytest (Debian's python3-pytest) skips the install; the version check below holds
+# for all three.
+ARG WHEELS=""
+COPY sandbox-requirements.txt ${WHEELS:-sandbox-requirements.txt} /tmp/jq-wheels/
 RUN if python3 -c "import pytest" 2>/dev/null; then \
         echo "pytest already in the base image"; \
-    else \
+    elif [ -n "$WHEELS" ]; then \
         python3 -m pip install --no-cache-dir --no-index --find-links /tmp/jq-wheels \
             -r /tmp/jq-wheels/sandbox-requirements.txt; \
+    else \
+        python3 -m pip install --no-cache-dir -r /tmp/jq-wheels/sandbox-requirements.txt; \
     fi \
     && rm -rf /tmp/jq-wheels \
     && python3 -c "import pytest, sys; v = pytest.__version__; sys.exit(0 if v == '7.2.1' else 'pytest ' + v + ', want 7.2.1')" \

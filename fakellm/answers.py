@@ -7,6 +7,7 @@ run (L1..L5, with L2/L3 prompts embedding earlier code) can be played against ca
 
 from __future__ import annotations
 
+import random
 import threading
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -115,3 +116,36 @@ class VaryingAnswers:
             self._count += 1
             variant = self._count
         return FakeAnswer(vary_text(base.content, variant), base.reasoning_content)
+
+
+class MixedAnswers:
+    """Answer each request from one of several sources, drawn by weight from a seeded RNG.
+
+    A model whose quality varies from attempt to attempt, reproducibly: the same seed and the
+    same number of requests give the same answers (in the order they are answered), which is
+    what `jqbench compare` needs to be tested against.
+    """
+
+    def __init__(self, weighted: list[tuple[AnswerSource, float]], seed: int = 0) -> None:
+        if not weighted or any(w < 0 for _, w in weighted) or not sum(w for _, w in weighted):
+            raise ValueError("a mix needs sources with weights >= 0, not all 0")
+        self._sources = [source for source, _ in weighted]
+        self._weights = [weight for _, weight in weighted]
+        self._rng = random.Random(seed)
+        self._lock = threading.Lock()
+
+    def answer(self, prompt: str, request: dict[str, Any]) -> FakeAnswer:
+        with self._lock:
+            source = self._rng.choices(self._sources, self._weights)[0]
+        return source.answer(prompt, request)
+
+
+def parse_mix(text: str, reasoning: str | None = None) -> list[tuple[AnswerSource, float]]:
+    """`reference=0.8,empty=0.2` -> canned sources with their weights; ValueError if bad."""
+    weighted: list[tuple[AnswerSource, float]] = []
+    for part in filter(None, (p.strip() for p in text.split(","))):
+        flavour, sep, weight = part.partition("=")
+        if not sep:
+            raise ValueError(f"{part!r}: write FLAVOUR=WEIGHT, e.g. reference=0.8")
+        weighted.append((canned_answers(flavour.strip(), reasoning), float(weight)))
+    return weighted

@@ -19,7 +19,14 @@ import threading
 from pathlib import Path
 from types import FrameType
 
-from fakellm.answers import ANSWER_FLAVOURS, AnswerSource, VaryingAnswers, canned_answers
+from fakellm.answers import (
+    ANSWER_FLAVOURS,
+    AnswerSource,
+    MixedAnswers,
+    VaryingAnswers,
+    canned_answers,
+    parse_mix,
+)
 from fakellm.dialect import DIALECTS
 from fakellm.latency import LatencyModel
 from fakellm.server import FakeLlamaServer
@@ -62,6 +69,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="canned answers from challenge.answers, or empty ones (default: "
              "%(default)s)",
     )
+    model.add_argument(
+        "--mix", metavar="FLAVOUR=W,...",
+        help="draw each answer's flavour by weight (e.g. reference=0.8,empty=0.2) from a "
+             "seeded RNG, instead of --answers",
+    )
+    model.add_argument("--seed", type=int, default=0, help="seed of --mix (default: 0)")
     model.add_argument("--reasoning", help="thinking text returned with every level answer")
     model.add_argument(
         "--vary",
@@ -92,6 +105,8 @@ def build_server(args: argparse.Namespace) -> FakeLlamaServer:
     """The server the options describe (not started); ValueError for impossible values,
     OSError for a request log that cannot be opened."""
     answers: AnswerSource = canned_answers(args.answers, reasoning=args.reasoning)
+    if args.mix:
+        answers = MixedAnswers(parse_mix(args.mix, args.reasoning), seed=args.seed)
     if args.vary:
         answers = VaryingAnswers(answers)
     return FakeLlamaServer(

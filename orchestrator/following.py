@@ -2,6 +2,7 @@
 
 import time
 from collections.abc import Callable
+from datetime import UTC, datetime
 
 from orchestrator.progress import RunProgress, run_progress
 from worker.records import Run
@@ -18,8 +19,9 @@ class FollowTimeout(Exception):
 
 
 def current_progress(store: RecordStore, run: Run) -> RunProgress:
-    """Where the run stands now: its records and its cancel flag."""
-    return run_progress(run, store.get_attempts(run), cancelled=store.is_cancelled(run.run_id))
+    """Where the run stands now: its records, its cancel flag and the time left."""
+    return run_progress(run, store.get_attempts(run), cancelled=store.is_cancelled(run.run_id),
+                        now=datetime.now(UTC))
 
 
 def follow_run(store: RecordStore, run: Run, on_progress: Callable[[RunProgress], None],

@@ -125,3 +125,15 @@ def score_band(total: float) -> str:
         if total < upper:
             return name
     return SCORE_BANDS[-1][1]
+
+
+def holm(p_values: Sequence[float]) -> list[float]:
+    """Holm's step-down adjustment of p values for a family of tests (same order as given):
+    the i-th smallest is multiplied by (m - i), kept monotone and capped at 1."""
+    order = sorted(range(len(p_values)), key=lambda i: p_values[i])
+    adjusted = [0.0] * len(p_values)
+    running = 0.0
+    for rank, index in enumerate(order):
+        running = max(running, min(1.0, (len(p_values) - rank) * p_values[index]))
+        adjusted[index] = running
+    return adjusted

@@ -38,7 +38,7 @@ trap 'rm -rf "$context"' EXIT
 cp "$here/docker/sandbox.Dockerfile" "$here/docker/sandbox-requirements.txt" "$context/"
 mkdir "$context/wheels"
 
-build_args=()
+build_args=(--build-arg WHEELS=wheels)
 if [ "$offline" = 1 ]; then
     base="jqbench-sandbox-base:bookworm"
     if [ "$force" = 1 ] || ! docker image inspect "$base" >/dev/null 2>&1; then

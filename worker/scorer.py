@@ -24,7 +24,7 @@ from pydantic import ValidationError
 
 from challenge.bundle import build_bundle
 from challenge.levels import Level, Profile
-from challenge.outcomes import TestOutcome
+from challenge.outcomes import Cause, TestOutcome
 from challenge.plan import PlannedTest
 from challenge.points import SCORE_RULES, level_points
 from worker.records import ScoreReport
@@ -142,9 +142,11 @@ def reported_outcomes(planned: Sequence[PlannedTest], report: Mapping[str, Any] 
         claimed.setdefault((outcome.profile.value, outcome.id), outcome)
     missing = ("no report from the runner: " + _failure_reason(result) if report is None
                else "not in the runner's report")
+    cause: Cause | None = "timeout" if result.timed_out else None
     return [
         claimed.get((test.profile.value, test.id))
-        or TestOutcome(profile=test.profile, id=test.id, outcome="error", message=missing)
+        or TestOutcome(profile=test.profile, id=test.id, outcome="error", message=missing,
+                       cause=cause)
         for test in planned
     ]
 

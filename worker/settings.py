@@ -57,6 +57,11 @@ class Settings(BaseSettings):
     default: 3 per core, at most 3/4 of the memory at the sandbox memory limit."""
     sandbox_slots_dir: Path = Field(Path("/tmp/jqbench-sandbox-slots"),
                                     validation_alias=_env("JQ_SANDBOX_SLOTS_DIR"))
+    soft_shutdown_s: float = Field(0.0, ge=0, validation_alias=_env("JQ_SOFT_SHUTDOWN_S"))
+    """Celery's worker_soft_shutdown_timeout: on a cold shutdown (SIGQUIT, or SIGTERM with
+    REMAP_SIGTERM=SIGQUIT as the harness image sets) running tasks get this long to finish
+    before they are handed back to the queue; 0 hands them back at once. Keep it below the
+    stop grace period (compose sets both)."""
     worker_id: str = Field("", validation_alias=_env("JQ_WORKER_ID"))
     """Label for sandbox containers; defaults to host:pid."""
 

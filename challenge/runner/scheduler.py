@@ -37,6 +37,8 @@ RESULT_LIMIT = 65536
 #: Bytes of zygote stderr kept for diagnostics.
 ZYGOTE_LOG_LIMIT = 8000
 OUTCOMES = ("passed", "failed", "error", "skipped")
+CAUSES = ("import_error", "timeout", "void")
+"""Why a test did not pass, where it is known for certain (`challenge.outcomes.Cause`)."""
 
 
 def _close(fd: int | None) -> None:
@@ -125,7 +127,8 @@ class TestRun:
         except ValueError:
             return None
         if (not isinstance(message, dict) or message.get("token") != self.token
-                or message.get("outcome") not in OUTCOMES):
+                or message.get("outcome") not in OUTCOMES
+                or message.get("cause") not in (None, *CAUSES)):
             return None
         return message
 
@@ -466,14 +469,17 @@ class Scheduler:
 
     def _outcome(self, run: TestRun, now: float) -> dict:
         spec = run.spec
-        outcome, message = "error", ""
+        outcome, message, cause = "error", "", None
         parsed = run.parsed()
         if parsed is not None:
             outcome, message = parsed["outcome"], str(parsed.get("message", ""))
+            cause = parsed.get("cause")
             if outcome == "passed" and run.survivors:
                 outcome, message = "error", ("void: a process of the candidate outlived the "
                                              "test's end and its sweep")
+                cause = "void"
         elif run.timed_out:
+            cause = "timeout"
             if self.budget_deadline is not None and run.deadline >= self.budget_deadline:
                 message = "killed: the sandbox's time budget ran out"
             else:
@@ -491,7 +497,7 @@ class Scheduler:
         return {
             "profile": spec["profile"], "id": spec["id"], "outcome": outcome,
             "duration_s": round(max(0.0, (run.result_at or now) - run.dispatched_at), 3),
-            "message": message, "output": run.output.text(),
+            "message": message, "output": run.output.text(), "cause": cause,
         }
 
     @staticmethod
@@ -518,11 +524,11 @@ class Scheduler:
         code = os.WEXITSTATUS(status) if os.WIFEXITED(status) else status
         return f"the test process exited with code {code} without reporting a result"
 
-    def _not_run(self, index: int, message: str) -> None:
+    def _not_run(self, index: int, message: str, cause: str | None = None) -> None:
         run = self.runs[index]
         run.outcome = {
             "profile": run.spec["profile"], "id": run.spec["id"], "outcome": "error",
-            "duration_s": 0.0, "message": message, "output": "",
+            "duration_s": 0.0, "message": message, "output": "", "cause": cause,
         }
         self.on_finished(run)
 
@@ -544,7 +550,8 @@ class Scheduler:
             now = time.monotonic()
             if self.budget_deadline is not None and now >= self.budget_deadline:
                 for index in self.pending:
-                    self._not_run(index, "not run: the sandbox's time budget ran out")
+                    self._not_run(index, "not run: the sandbox's time budget ran out",
+                                  "timeout")
                 self.pending.clear()
             self._manage_zygote(now)
             while (self.pending and self.zygote_ready

@@ -161,10 +161,11 @@ def _run_test(spec: dict) -> tuple[str, str]:
     return _verdict(recorder, exit_code)
 
 
-def _report(fd: int, token: str, outcome: str, message: str) -> None:
+def _report(fd: int, token: str, outcome: str, message: str, cause: str | None) -> None:
     message = message[:MESSAGE_LIMIT]
     while True:
-        line = json.dumps({"token": token, "outcome": outcome, "message": message}) + "\n"
+        line = json.dumps({"token": token, "outcome": outcome, "message": message,
+                           "cause": cause}) + "\n"
         data = line.encode()
         if len(data) <= 4000 or not message:
             break
@@ -184,18 +185,21 @@ def _connect(spec: dict, channel_fd: int | None):
     return session
 
 
-def _judged(spec: dict, session, outcome: str, message: str) -> tuple[str, str]:
-    """A pass is void if the candidate's audit hook reported a voiding event. A test whose
-    answer could not be imported is an error where the suites import the queue at module
-    level (`job_queue`: in one process, their collection failed); at L5 the import is part
-    of the test (`candidate_queue`), and its failure is the test's own outcome."""
-    if (session is not None and session.import_error and outcome != "passed"
-            and spec.get("proxy_as") == "job_queue"):
-        return "error", "collection failed: " + session.import_error
+def _judged(spec: dict, session, outcome: str, message: str) -> tuple[str, str, str | None]:
+    """(outcome, message, cause). A pass is void if the candidate's audit hook reported a
+    voiding event. A test whose answer could not be imported is an error where the suites
+    import the queue at module level (`job_queue`: in one process, their collection failed);
+    at L5 the import is part of the test (`candidate_queue`), and its failure is the test's
+    own outcome. Either way its cause is "import_error" (a syntax error included), so reports
+    can count failure causes without reading messages."""
+    imported_badly = (session is not None and session.import_error and outcome != "passed")
+    if imported_badly and spec.get("proxy_as") == "job_queue":
+        return "error", "collection failed: " + session.import_error, "import_error"
     voids = list(session.audit_voids) if session is not None else []
     if outcome == "passed" and voids:
-        return "error", "void: the candidate's process did what no honest queue does: " + voids[0]
-    return outcome, message
+        return ("error", "void: the candidate's process did what no honest queue does: "
+                + voids[0], "void")
+    return outcome, message, "import_error" if imported_badly else None
 
 
 def _child(spec: dict, result_fd: int, output_fd: int, channel_fd: int | None) -> None:
@@ -224,11 +228,11 @@ def _child(spec: dict, result_fd: int, output_fd: int, channel_fd: int | None) -
             if fd > 2 and fd not in (result_fd, channel_fd):
                 _close(fd)
         session = _connect(spec, channel_fd)
-        outcome, message = _judged(spec, session, *_run_test(spec))
+        outcome, message, cause = _judged(spec, session, *_run_test(spec))
         for stream in (sys.stdout, sys.stderr):
             with contextlib.suppress(BaseException):  # the candidate may have replaced them
                 stream.flush()
-        _report(result_fd, spec["token"], outcome, message)
+        _report(result_fd, spec["token"], outcome, message, cause)
         status = 0
     except BaseException:  # no result line is written, so the runner says "error"
         pass

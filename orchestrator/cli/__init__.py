@@ -1,8 +1,8 @@
 """The jqbench command line (`jqbench` = `python -m orchestrator`).
 
 One Typer app (`_app.py`); a module per command group registers its commands on it (`runs`,
-`scoring`, `maintenance`); `_render.py` is the one place that prints. Commands parse, call a
-service, and render. Errors of ours (JqbenchError) and usage errors become one line on
+`scoring`, `reports`, `maintenance`); `_render.py` is the one place that prints. Commands
+parse, call a service, and render. Errors of ours (JqbenchError) and usage errors become one line on
 stderr and an exit code: 2 usage or configuration, 3 a service does not answer, 1 a run that
 ended incomplete or cancelled (or a failed doctor check), 124 `--timeout` ran out, 130 Ctrl-C.
 """
@@ -16,6 +16,7 @@ import typer
 # Importing a command module registers its commands; `--help` lists them in this order.
 from orchestrator.cli import runs  # noqa: F401  # isort: skip
 from orchestrator.cli import scoring  # noqa: F401  # isort: skip
+from orchestrator.cli import reports  # noqa: F401  # isort: skip
 from orchestrator.cli import maintenance  # noqa: F401  # isort: skip
 from orchestrator.cli._app import app
 from orchestrator.cli._render import say
@@ -23,7 +24,7 @@ from worker.errors import JqbenchError
 
 __all__ = ["app", "expand_multi_value_options", "main"]
 
-MULTI_VALUE_OPTIONS = frozenset({"--models", "-m", "--levels", "-l", "--worker"})
+MULTI_VALUE_OPTIONS = frozenset({"--models", "-m", "--levels", "-l", "--worker", "--run", "-r"})
 
 
 def expand_multi_value_options(argv: list[str]) -> list[str]:

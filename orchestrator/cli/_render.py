@@ -15,6 +15,7 @@ from orchestrator.statistics import AttemptMap, model_statistics, scored_profile
 from worker.records import Run, ScoreReport
 
 if TYPE_CHECKING:
+    from orchestrator.comparison import Comparison
     from orchestrator.doctor import Check
 
 out = Console()
@@ -51,8 +52,10 @@ def status_table(progress: RunProgress) -> None:
     table.add_column("model")
     for state in STATUS_STATES:
         table.add_column(state, justify="right")
+    table.add_column("time left", justify="right")
     for model in progress.models:
-        table.add_row(model.model, *(str(model.counts.get(s, 0)) for s in STATUS_STATES))
+        table.add_row(model.model, *(str(model.counts.get(s, 0)) for s in STATUS_STATES),
+                      duration(model.left_s, model.counts.get("pending", 0)))
     out.print(table)
     if progress.complete:
         verdict = "complete"
@@ -60,7 +63,21 @@ def status_table(progress: RunProgress) -> None:
         verdict = "cancelled"
     else:
         verdict = "done, incomplete" if progress.done else "running"
-    show(f"{progress.finished}/{progress.total} units finished: {verdict}")
+    left = "" if progress.done else f", about {duration(progress.left_s, 1)} left"
+    show(f"{progress.finished}/{progress.total} units finished: {verdict}{left}")
+
+
+def duration(seconds: float | None, pending: int) -> str:
+    """A time left as people say it: '-' when nothing is pending, '?' before any pace."""
+    if not pending:
+        return "-"
+    if seconds is None:
+        return "?"
+    if seconds < 90:
+        return f"{seconds:.0f}s"
+    if seconds < 5400:
+        return f"{seconds / 60:.0f}min"
+    return f"{seconds / 3600:.1f}h"
 
 
 def summary_table(run: Run, attempts: AttemptMap) -> None:
@@ -138,7 +155,36 @@ def progress_bars(run: Run) -> Iterator[Any]:
         def update(progress: RunProgress) -> None:
             for model in progress.models:
                 detail = ", ".join(f"{k} {v}" for k, v in sorted(model.counts.items()))
+                pending = model.counts.get("pending", 0)
+                if pending:
+                    detail += f", ~{duration(model.left_s, pending)} left"
                 bar.update(tasks[model.model], total=model.total, completed=model.finished,
                            detail=detail)
 
         yield update
+
+
+def comparison(result: "Comparison") -> None:
+    """Per profile: the verdict in words, then the per-level table."""
+    show(f"A = {result.model_a} (runs {', '.join(result.runs_a)}), "
+         f"B = {result.model_b} (runs {', '.join(result.runs_b)})")
+    for profile in result.profiles:
+        show(profile.sentence)
+        table = Table(title=f"{profile.profile.value} per level (exploratory, Holm-corrected)")
+        for column in ("level", "mean A", "mean B", "A - B", "95% interval", "p", "p (Holm)",
+                       "verdict"):
+            table.add_column(column)
+        for row in profile.levels:
+            interval = "-" if row.ci95 is None else f"[{row.ci95[0]:.1f}, {row.ci95[1]:.1f}]"
+            table.add_row(row.level.value, _fixed(row.mean_a), _fixed(row.mean_b),
+                          _fixed(row.difference), interval, _p(row.p_value), _p(row.p_holm),
+                          row.verdict.replace("_", " "))
+        out.print(table)
+
+
+def _fixed(value: float | None) -> str:
+    return "-" if value is None else f"{value:.1f}"
+
+
+def _p(value: float | None) -> str:
+    return "-" if value is None else f"{value:.3g}"

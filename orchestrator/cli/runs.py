@@ -20,6 +20,8 @@ from orchestrator.cli._app import (
     settings,
 )
 from orchestrator.following import current_progress
+from orchestrator.report.pooling import RunRecords
+from orchestrator.report.writing import write_report
 from orchestrator.results import build_warnings, server_builds, write_results
 from orchestrator.submission import SubmitRequest, load_run, open_store
 from worker.records import Run
@@ -184,8 +186,9 @@ def write_and_summarise(store: RecordStore, run: Run, output: Path) -> None:
     attempts = store.get_attempts(run)
     paths = write_results(run, attempts, output, cancelled=store.is_cancelled(run.run_id),
                           loads=store.get_loads(run.run_id))
+    write_report([RunRecords(run=run, attempts=attempts)], output)
     render.summary_table(run, attempts)
     for model in run.spec.models:
         for warning in build_warnings(model, server_builds(run, attempts, model)):
             render.say(f"warning: {warning}")
-    render.say(f"results written to {paths.root}")
+    render.say(f"results written to {paths.root} (report: summary.md, report.html)")

@@ -163,3 +163,25 @@ def test_varied_canned_answers_extract_to_the_same_working_code(
         assert extract_l5_files_legacy(source.answer(l5, {}).content) == extract_l5_files_legacy(
             plain.answer(l5, {}).content
         )
+
+
+def test_mixed_answers_follow_their_seed_and_weights(level_prompts: dict[str, str]) -> None:
+    from fakellm.answers import MixedAnswers, parse_mix
+
+    def draws(seed: int) -> list[bool]:
+        mixed = MixedAnswers(parse_mix("reference=0.5, empty=0.5"), seed=seed)
+        return [bool(mixed.answer(level_prompts["L1"], {}).content) for _ in range(40)]
+
+    assert draws(3) == draws(3)  # the same seed, the same answers in the same order
+    assert draws(3) != draws(4)
+    assert 5 < sum(draws(3)) < 35  # both flavours are drawn
+    always = MixedAnswers(parse_mix("flawed=1,empty=0"), seed=9)
+    assert always.answer(level_prompts["L5"], {}).content == canned_answer(Level.L5, "flawed")
+
+
+@pytest.mark.parametrize("bad", ["reference", "nope=1", "reference=x", "reference=0", ""])
+def test_a_bad_mix_is_refused(bad: str) -> None:
+    from fakellm.answers import MixedAnswers, parse_mix
+
+    with pytest.raises(ValueError):
+        MixedAnswers(parse_mix(bad))

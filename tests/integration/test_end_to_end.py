@@ -1,6 +1,7 @@
 """The whole path for real: submit --wait -> Celery workers -> fake llama-servers over HTTP ->
 Docker-scored results, with a real redis-server. Only the LLM is fake."""
 
+import csv
 import json
 import os
 import subprocess
@@ -227,3 +228,22 @@ def test_chained_prompts_hold_the_code_of_the_same_iteration(finished_run) -> No
             handed.append(l1_code)
         # --vary makes every answer differ, so "the same iteration" is a real check
         assert handed[0] != handed[1]
+
+
+def test_wait_writes_the_report_beside_the_results(finished_run) -> None:
+    """`submit --wait` ends with summary.md, report.html and one row per attempt."""
+    root = finished_run["root"]
+    summary = (root / "summary.md").read_text()
+    assert "| model-a | 100% | 100% | 25 | 25 | 25 | 15 | 10 | [100,100] |" in summary
+    assert "| model-b | 95% | 95% | 25 | 25 | 25 | 15 | 5 | [95,95] |" in summary
+    assert "| L5 | 10 | 100% (2/2) [34%, 100%] | 0% (0/2) [0%, 66%] |" in summary
+    rows = [json.loads(line) for line in (root / "attempts.jsonl").read_text().splitlines()]
+    assert len(rows) == 2 * ITERATIONS * len(LEVELS)
+    flawed_l5 = [r for r in rows if r["model"] == "model-b" and r["level"] == "L5"]
+    # The flawed L5 fences each file: the fence text breaks the import of the queue module.
+    assert {r["legacy_points"] for r in flawed_l5} == {5.0}
+    assert {r["legacy_cause"] for r in flawed_l5} == {"import_error"}
+    assert all((root / r["attempt_file"]).is_file() for r in rows)
+    with (root / "attempts.csv").open(newline="") as handle:
+        assert len(list(csv.DictReader(handle))) == len(rows)
+    assert (root / "report.html").stat().st_size > 0

@@ -6,6 +6,7 @@ import pytest
 
 from orchestrator.inference import (
     difference_interval,
+    holm,
     mean_interval,
     pass_at_k,
     permutation_p,
@@ -90,3 +91,12 @@ def test_welch_interval_of_a_difference() -> None:
                                              (100, "Expert")])
 def test_bands_hold_their_lower_edge(total: float, band: str) -> None:
     assert score_band(total) == band
+
+
+def test_holm_multiplies_the_ranked_p_values_and_keeps_them_monotone() -> None:
+    # Sorted 0.01, 0.02, 0.04, 0.30 times 4, 3, 2, 1: 0.04, 0.06, 0.08, 0.30.
+    assert holm([0.04, 0.01, 0.30, 0.02]) == pytest.approx([0.08, 0.04, 0.30, 0.06])
+    # 0.03 * 2 = 0.06 first; 0.045 * 1 = 0.045 would undercut it, so it stays 0.06.
+    assert holm([0.045, 0.03]) == pytest.approx([0.06, 0.06])
+    assert holm([0.9, 0.8]) == pytest.approx([1.0, 1.0])
+    assert holm([]) == []

@@ -81,6 +81,9 @@ def test_result_line_needs_exactly_one_line_with_the_token() -> None:
     assert parse_result_line(b"junk\n" + good, "t1") is None
     assert parse_result_line(good[:-1], "t1") is None
     assert parse_result_line(good.replace(b"passed", b"won"), "t1") is None
+    caused = json.dumps({"token": "t1", "outcome": "error", "cause": "timeout"}).encode()
+    assert parse_result_line(caused + b"\n", "t1") is not None
+    assert parse_result_line(caused.replace(b"timeout", b"sunspots") + b"\n", "t1") is None
     assert parse_result_line(b"", "t1") is None
 
 
@@ -155,6 +158,9 @@ def test_ordinary_outcomes_in_plan_order(docker_sandbox: DockerSandbox) -> None:
     assert "fixture exploded" in by_id["setup_error"]["message"]
     assert by_id["syntax"]["message"].startswith(
         "collection failed: importing job_queue failed: SyntaxError"), by_id["syntax"]
+    # The harness marks why, for failure counts that never read messages.
+    causes = {name: t["cause"] for name, t in by_id.items()}
+    assert causes == {name: None for name in outcomes} | {"syntax": "import_error"}
     loud = by_id["loud"]["output"]
     assert len(loud.encode()) <= 1000 and loud.startswith("[... ") and "THE END" in loud
     assert all(t["duration_s"] > 0 for t in report["tests"] if t["id"] != "missing")
@@ -264,6 +270,9 @@ def test_hostile_candidates_never_pass_and_the_rest_is_reported(
     assert "PermissionError" in by_id["report_files"]["message"], by_id["report_files"]
     assert outcome["endless_loop"] == "error"
     assert "timed out after 6 s" in by_id["endless_loop"]["message"]
+    assert by_id["endless_loop"]["cause"] == "timeout"
+    assert by_id["exit0_import"]["cause"] == by_id["sysexit_import"]["cause"] == "import_error"
+    assert by_id["snoop"]["cause"] == "void"
     # Reading another process's fds, memory or environment voids the test, whether or not
     # the read succeeded (here it cannot: those processes belong to other uids).
     assert outcome["snoop"] == "error" and "void" in by_id["snoop"]["message"], by_id["snoop"]
@@ -354,4 +363,6 @@ def test_time_budget_keeps_finished_tests_and_errors_the_rest(
     assert by_id["ok_1"]["outcome"] == "passed"
     assert by_id["hang"]["outcome"] == "error" and "time budget" in by_id["hang"]["message"]
     assert by_id["never"]["outcome"] == "error" and "not run" in by_id["never"]["message"]
+    assert by_id["hang"]["cause"] == by_id["never"]["cause"] == "timeout"
+    assert by_id["ok_1"]["cause"] is None
     assert result.duration_s < 10 and not result.timed_out
