@@ -67,7 +67,7 @@ if [ "$force" = 1 ] || [ ! -f "$wheels/.complete" ]; then
     # jqbench's build backend, and what bookworm's Python 3.11.2 needs beyond this host's
     # (redis asks for async-timeout below 3.11.3)
     "$python" -m pip download --quiet --disable-pip-version-check --only-binary=:all: \
-        -d "$wheels" "setuptools>=68" "async-timeout>=4.0.3"
+        -d "$wheels" -c "$here/constraints.txt" setuptools async-timeout
     rm -f "$wheels"/jqbench-*.whl   # jqbench itself is installed from the sources
     touch "$wheels/.complete"
 fi

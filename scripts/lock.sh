@@ -36,8 +36,11 @@ fi
 if [ ${#pins[@]} -gt 0 ]; then how="keeping the pins of constraints.txt"; else how="newest allowed"; fi
 echo "lock: installing $here[dev,flower] into a fresh venv ($how)" >&2
 # env -u: a constraints file named in the environment must not steer the resolution
+# Beyond the tree on this Python: what the images need on bookworm's Python 3.11.2 (redis
+# asks for async-timeout below 3.11.3) and jqbench's build backend, so that
+# scripts/build-offline-images.sh pins them too.
 env -u PIP_CONSTRAINT "$tmp/venv/bin/python" -m pip install --quiet --disable-pip-version-check \
-    "$here[dev,flower]" "${pins[@]}" || {
+    "$here[dev,flower]" "async-timeout>=4.0.3" "setuptools>=68" "${pins[@]}" || {
     [ ${#pins[@]} -gt 0 ] && echo "lock: error: no install fits both pyproject.toml and the" \
         "pins in constraints.txt; run scripts/lock.sh --upgrade" >&2
     exit 1
@@ -50,9 +53,10 @@ env -u PIP_CONSTRAINT "$tmp/venv/bin/python" -m pip install --quiet --disable-pi
 #   bash scripts/lock.sh             (keeps these pins where the ranges allow)
 #   bash scripts/lock.sh --upgrade   (the newest versions the ranges allow)
 # Installs use it as constraints: pip install -e ".[dev]" -c constraints.txt
+# Also pinned: async-timeout and setuptools, which the images need (bookworm's Python 3.11.2).
 EOF
-    "$tmp/venv/bin/python" -m pip freeze --disable-pip-version-check \
-        --exclude jqbench
+    "$tmp/venv/bin/python" -m pip freeze --disable-pip-version-check --all \
+        --exclude jqbench --exclude pip --exclude wheel
 } >"$tmp/constraints.txt"
 
 if [ "$check" = 1 ]; then
