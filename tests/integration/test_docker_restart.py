@@ -72,14 +72,17 @@ class Dockerd:
         (root / "daemon.json").write_text("{}")  # not the host's /etc/docker/daemon.json
 
     def argv(self) -> list[str]:
+        # In a network namespace of its own: a dockerd with --bridge=none deletes the host's
+        # docker0 as it starts, which would cut CI's daemon off from its own bridge.
         return [
+            "unshare", "--net", "--",
             self.binary, "--config-file", str(self.root / "daemon.json"), "-H", self.url,
             "--data-root", str(self.root / "data"), "--exec-root", str(self.root / "exec"),
             "--pidfile", str(self.root / "dockerd.pid"),
             # its own containerd namespaces, should it find a system containerd to share
             "--containerd-namespace", self.namespace,
             "--containerd-plugins-namespace", f"{self.namespace}-plugins",
-            # no network of its own: sandboxes run with none, and the host's stays as it is
+            # no network of its own: sandboxes run with none
             "--bridge=none", "--iptables=false", "--ip-forward=false", "--ip-masq=false",
         ]
 
